@@ -1,0 +1,7 @@
+"""mountkit's own plugins, registered through the same hooks as third-party ones."""
+
+#: Modules registered by every :class:`mountkit.Kit` (unless ``builtins=False``),
+#: before the entry points, in this order.  One module per line: several
+#: people add to this list.
+BUILTIN_PLUGINS: tuple[str, ...] = (
+)
