@@ -32,7 +32,7 @@ LENS_TYPES = (
     "orthographic",
     "stereographic",
     "equisolid",
-    "thoby_fisheye",
+    "fisheye_thoby",
 )
 
 
