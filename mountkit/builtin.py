@@ -4,4 +4,8 @@
 #: before the entry points, in this order.  One module per line: several
 #: people add to this list.
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "mountkit.models.distortion",
+    "mountkit.models.tca",
+    "mountkit.models.vignetting",
+    "mountkit.resample.numpy_backend",
 )
