@@ -120,6 +120,14 @@ class TCAModel(CorrectionModel):
     def channel_factors(self, r: np.ndarray, p: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def inverse_channel_factors(self, r: np.ndarray, p: Mapping[str, float]):
+        """Optional inverse: factors taking a red/blue point at captured radius r back to the green position.
+
+        Return NotImplemented (the default) to let the engine invert
+        :meth:`channel_factors` numerically.
+        """
+        return NotImplemented
+
 
 class VignettingModel(CorrectionModel):
     """A vignetting model.

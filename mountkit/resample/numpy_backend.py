@@ -1,0 +1,173 @@
+"""The built-in resampling backend, in plain numpy.
+
+Exactly what it computes, so that other backends (an OpenCV one, say) can
+match it:
+
+* A source position ``(x, y)`` (column, row; pixel centres at integers) is
+  *inside* the frame when ``-0.5 <= x <= width - 0.5`` and
+  ``-0.5 <= y <= height - 0.5`` (the area the pixels cover, see
+  :func:`mountkit.geometry.inside_frame`).  Positions outside, and NaN, give
+  ``fill``.  Taps of an inside position that fall off the frame take the
+  nearest edge pixel (OpenCV's ``BORDER_REPLICATE``).
+* The sub-pixel offset is used exactly (OpenCV's ``remap`` rounds it to
+  1/32 px; a backend built on it differs by up to that quantisation).
+  With ``ix = floor(x)``, ``t = x - ix`` (likewise for y), the value is
+  ``sum_k sum_l wy_l(ty) wx_k(tx) frame[iy + l, ix + k]`` with the
+  separable weights:
+
+  ``nearest``
+      the pixel at ``rint(x), rint(y)`` (round half to even, as OpenCV's
+      ``saturate_cast<int>``).
+  ``bilinear``
+      taps k = 0, 1: ``w = (1 - t, t)``.
+  ``bicubic``
+      taps k = -1..2, Keys' cubic convolution with a = -0.75, OpenCV's
+      ``interpolateCubic``::
+
+          w_-1 = ((a (t+1) - 5a) (t+1) + 8a) (t+1) - 4a
+          w_0  = ((a+2) t - (a+3)) t^2 + 1
+          w_1  = ((a+2) (1-t) - (a+3)) (1-t)^2 + 1
+          w_2  = 1 - w_-1 - w_0 - w_1
+  ``lanczos3``
+      taps k = -2..3, ``w_k = L(t - k)`` with the Lanczos kernel of order
+      3, ``L(d) = sinc(d) sinc(d / 3)`` (``sinc(u) = sin(pi u) / (pi u)``,
+      ``sinc(0) = 1``), normalised so the six weights sum to 1.  This is
+      OpenCV's ``interpolateLanczos4`` definition (windowed sinc, weights
+      normalised to sum 1) with a = 3 instead of 4, i.e. 6 taps instead of
+      8; for ``t = 0`` the weights are exactly (0, 0, 1, 0, 0, 0).
+
+* Arithmetic is float32 for the frame values and weights; positions are
+  used in the precision they are given in (float32 or float64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FrameError
+from ..geometry import inside_frame
+from ..hookspecs import hookimpl
+from . import INTERPOLATIONS, Resampler
+
+#: Tap offsets (relative to floor(x)) of each interpolation.
+TAPS = {
+    "nearest": (0,),
+    "bilinear": (0, 1),
+    "bicubic": (-1, 0, 1, 2),
+    "lanczos3": (-2, -1, 0, 1, 2, 3),
+}
+
+#: Keys' parameter, as OpenCV's INTER_CUBIC.
+CUBIC_A = -0.75
+
+
+def kernel_weights(t: np.ndarray, interpolation: str) -> list[np.ndarray]:
+    """The weights of the taps ``TAPS[interpolation]`` for fractional offsets ``t`` in [0, 1).
+
+    >>> [float(w[0]) for w in kernel_weights(np.array([0.0], np.float32), "bicubic")]
+    [0.0, 1.0, 0.0, 0.0]
+    """
+    t = np.asarray(t, dtype=np.float32)
+    if interpolation == "nearest":
+        return [np.ones_like(t)]
+    if interpolation == "bilinear":
+        return [1.0 - t, t]
+    if interpolation == "bicubic":
+        a = np.float32(CUBIC_A)
+        t1 = t + 1.0
+        u = 1.0 - t
+        w0 = ((a * t1 - 5.0 * a) * t1 + 8.0 * a) * t1 - 4.0 * a
+        w1 = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+        w2 = ((a + 2.0) * u - (a + 3.0)) * u * u + 1.0
+        w3 = 1.0 - w0 - w1 - w2
+        return [w0, w1, w2, w3]
+    if interpolation == "lanczos3":
+        ws = [np.sinc(d) * np.sinc(d / 3.0) for d in (t.astype(np.float64) - k for k in TAPS["lanczos3"])]
+        total = sum(ws)
+        return [(w / total).astype(np.float32) for w in ws]
+    raise ValueError(f"unknown interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}")
+
+
+def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation: str = "bicubic",
+          fill: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+    """Sample a 2-D frame at source positions ``(map_x, map_y)``.
+
+    Parameters
+    ----------
+    frame : ndarray (H, W)
+        One channel, any real dtype.
+    map_x, map_y : ndarray
+        Source columns and rows (same shape), pixel centres at integers.
+    interpolation : str
+        ``nearest``, ``bilinear``, ``bicubic`` or ``lanczos3`` (see the module documentation).
+    fill : float
+        Value of positions outside the frame.
+    out : ndarray, optional
+        float32 array of the maps' shape to write into.
+
+    Returns
+    -------
+    ndarray, float32, shape of the maps
+
+    Examples
+    --------
+    >>> f = np.arange(12, dtype=np.float32).reshape(3, 4)
+    >>> remap(f, np.array([1.5, 9.0]), np.array([1.0, 0.0]), "bilinear", fill=-1).tolist()
+    [5.5, -1.0]
+    """
+    if interpolation not in TAPS:
+        raise ValueError(f"unknown interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}")
+    src = np.asarray(frame)
+    if src.ndim != 2 or src.size == 0:
+        raise FrameError(f"remap needs a non-empty 2-D frame, got shape {src.shape}")
+    src = src.astype(np.float32, copy=False)
+    h, w = src.shape
+    mx = np.asarray(map_x)
+    my = np.asarray(map_y)
+    if mx.shape != my.shape:
+        raise FrameError(f"map_x and map_y differ in shape: {mx.shape} vs {my.shape}")
+    if out is None:
+        out = np.empty(mx.shape, dtype=np.float32)
+    elif out.shape != mx.shape or out.dtype != np.float32:
+        raise FrameError(f"out must be float32 of shape {mx.shape}, got {out.dtype} {out.shape}")
+    valid = inside_frame(mx, my, w, h)
+    ftype = mx.dtype if mx.dtype in (np.float32, np.float64) else np.float64
+    x = np.where(valid, mx, 0).astype(ftype, copy=False)
+    y = np.where(valid, my, 0).astype(ftype, copy=False)
+    flat = src.ravel()
+    if interpolation == "nearest":
+        ix = np.clip(np.rint(x).astype(np.intp), 0, w - 1)
+        iy = np.clip(np.rint(y).astype(np.intp), 0, h - 1)
+        val = flat.take(iy * w + ix)
+    else:
+        fx = np.floor(x)
+        fy = np.floor(y)
+        wx = kernel_weights(x - fx, interpolation)
+        wy = kernel_weights(y - fy, interpolation)
+        ix = fx.astype(np.intp)
+        iy = fy.astype(np.intp)
+        taps = TAPS[interpolation]
+        cols = [np.clip(ix + k, 0, w - 1) for k in taps]
+        val = np.zeros(mx.shape, dtype=np.float32)
+        for l_, wyl in zip(taps, wy):
+            row = np.clip(iy + l_, 0, h - 1) * w
+            acc = np.zeros(mx.shape, dtype=np.float32)
+            for col, wxk in zip(cols, wx):
+                acc += wxk * flat.take(row + col)
+            val += wyl * acc
+    np.copyto(out, np.where(valid, val, np.float32(fill)), casting="unsafe")
+    return out
+
+
+RESAMPLER = Resampler(
+    name="numpy",
+    remap=remap,
+    priority=50,
+    description="pure numpy: nearest, bilinear, bicubic (Keys a=-0.75, as OpenCV INTER_CUBIC), "
+                "lanczos3 (6-tap windowed sinc, normalised)",
+)
+
+
+@hookimpl
+def mountkit_register_resamplers(register):
+    register(RESAMPLER)
