@@ -1,0 +1,315 @@
+"""Focus peaking: mark pixels of high local contrast on luminance.
+
+The contrast of a pixel (:func:`focus_contrast`) is the gradient magnitude of
+the luminance, in white-level units per pixel, after a light denoise:
+
+1. luminance ``Y`` (:func:`mountkit.tools.levels.luminance`), scaled so
+   black is 0 and white is 1; borders are extended by repetition;
+2. a 3 x 3 binomial blur, ``[1, 2, 1] / 4`` along each axis (close to a
+   Gaussian of sigma 0.7);
+3. Sobel derivatives, ``[-1, 0, 1] / 2`` along one axis and
+   ``[1, 2, 1] / 4`` along the other, so a ramp of slope 1 gives 1;
+4. ``sqrt(gx**2 + gy**2)``.
+
+A sharp step of height ``h`` gives ``3h/8`` on the two pixels beside it; a
+step blurred by a Gaussian of sigma ``s`` at most about ``h / (2.5 s)``.
+
+Threshold (:func:`peaking_threshold`), relative to the frame's own contrast:
+``max((1 - sensitivity) * reference, noise_factor * noise, min_contrast)``,
+where ``reference`` is the 99.9th percentile of the contrast (its strongest
+edges), ``noise`` the standard deviation the sensor noise alone gives the
+gradient components (from a robust estimate of the noise of ``Y``:
+the median absolute response to the Laplacian-difference mask of Immerkaer,
+"Fast noise variance estimation", CVIU 64(2), 1996), and ``min_contrast``
+keeps flat, noiseless frames (and 8-bit banding) unmarked.  A pixel is
+marked when its contrast is above the threshold.  With ``thin=True`` only
+the pixels that are a maximum along their gradient direction stay marked
+(non-maximum suppression, 4 directions), giving one-pixel-wide lines.
+
+The noise is estimated on every third row and column of frames of 100 000
+pixels or more.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import FrameError
+from .levels import Pixels, as_pixels, luminance
+
+DEFAULT_SENSITIVITY = 0.5
+#: Percentile of the contrast taken as the frame's reference contrast.
+REFERENCE_PERCENTILE = 99.9
+#: The threshold stays this many noise standard deviations above the noise
+#: (a false mark in pure noise has probability exp(-noise_factor**2 / 2)).
+DEFAULT_NOISE_FACTOR = 5.0
+DEFAULT_MIN_CONTRAST = 0.002
+#: Norm of the gradient-component kernel: binomial 3x3, then Sobel (see the module doc):
+#: along the derivative axis [-1, -2, 0, 2, 1] / 8, across it [1, 4, 6, 4, 1] / 16.
+GRADIENT_NOISE_GAIN = math.sqrt(10.0) / 8.0 * math.sqrt(70.0) / 16.0
+#: Subsampling step of the noise estimate on frames of at least NOISE_SUBSAMPLE_PIXELS pixels.
+STATS_STEP = 3
+NOISE_SUBSAMPLE_PIXELS = 100_000
+_ROWS_PER_TASK = 128
+
+
+@dataclass(frozen=True)
+class Peaking:
+    """Focus-peaking mask and the numbers behind it.
+
+    Attributes
+    ----------
+    mask : ndarray of bool, (H, W)
+    threshold : float
+        Contrast threshold, white-level units per pixel.
+    reference : float
+        The frame's reference contrast (99.9th percentile).
+    noise : float
+        Estimated noise standard deviation of the luminance, white-level units.
+    """
+
+    mask: np.ndarray
+    threshold: float
+    reference: float
+    noise: float
+
+    @property
+    def marked(self) -> int:
+        return int(np.count_nonzero(self.mask))
+
+
+def _workers(workers: int | None) -> int:
+    if workers is None:
+        return max(1, min(2, os.cpu_count() or 1))
+    if workers < 1:
+        raise FrameError(f"workers must be >= 1, got {workers}")
+    return int(workers)
+
+
+def _in_row_strips(func: Callable[[int, int], None], height: int, workers: int) -> None:
+    """Call ``func(r0, r1)`` over row strips, on ``workers`` threads (numpy releases the GIL)."""
+    strips = [(r, min(r + _ROWS_PER_TASK, height)) for r in range(0, height, _ROWS_PER_TASK)]
+    if workers == 1 or len(strips) == 1:
+        for r0, r1 in strips:
+            func(r0, r1)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for f in [pool.submit(func, r0, r1) for r0, r1 in strips]:
+            f.result()
+
+
+def _scaled_luminance(px: Pixels) -> np.ndarray:
+    """Luminance with black at 0 and white at 1, float32 (never a view of the frame)."""
+    y = luminance(px)
+    lo, span = px.black_level, px.white_level - px.black_level
+    if np.may_share_memory(y, px.data):
+        y = y.copy() if (lo == 0.0 and span == 1.0) else y - np.float32(lo)
+    elif lo:
+        y -= np.float32(lo)
+    if span != 1.0:
+        y *= np.float32(1.0 / span)
+    return y
+
+
+def _gradients(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient components of the centre of ``p``, which has a 2-pixel margin on every side."""
+    t = p[:, :-2] + p[:, 2:]
+    t += 2 * p[:, 1:-1]                      # binomial along x
+    b = t[:-2] + t[2:]
+    b += 2 * t[1:-1]                         # binomial along y: (H+2, W+2)
+    d = b[:, 2:] - b[:, :-2]                 # x difference: (H+2, W)
+    gx = d[:-2] + d[2:]
+    gx += 2 * d[1:-1]                        # smoothed along y: (H, W)
+    d = b[2:] - b[:-2]                       # y difference: (H, W+2)
+    gy = d[:, :-2] + d[:, 2:]
+    gy += 2 * d[:, 1:-1]
+    norm = np.float32(1.0 / 128.0)           # 1/16 binomial * 1/2 difference * 1/4 smoothing
+    gx *= norm
+    gy *= norm
+    return gx, gy
+
+
+def _contrast_squared(y: np.ndarray, workers: int, directions: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Squared contrast of scaled luminance ``y`` and, if asked, gradient direction codes (0-3)."""
+    h, w = y.shape
+    p = np.pad(y, 2, mode="edge")
+    m2 = np.empty((h, w), np.float32)
+    sector = np.empty((h, w), np.uint8) if directions else None
+
+    def strip(r0: int, r1: int) -> None:
+        gx, gy = _gradients(p[r0:r1 + 4])
+        if sector is not None:
+            sector[r0:r1] = _direction_codes(gx, gy)
+        np.multiply(gx, gx, out=m2[r0:r1])
+        gy *= gy
+        m2[r0:r1] += gy
+
+    _in_row_strips(strip, h, workers)
+    return m2, sector
+
+
+_TAN_22_5 = np.float32(math.tan(math.radians(22.5)))
+
+
+def _direction_codes(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """0: gradient along x, 1: along y, 2: along the diagonal down-right, 3: down-left."""
+    ax, ay = np.abs(gx), np.abs(gy)
+    code = np.where((gx > 0) == (gy > 0), np.uint8(2), np.uint8(3))
+    code[ay <= _TAN_22_5 * ax] = 0
+    code[ax <= _TAN_22_5 * ay] = 1
+    return code
+
+
+def _thin(mask: np.ndarray, m2: np.ndarray, sector: np.ndarray, workers: int) -> np.ndarray:
+    """Keep the marked pixels that are a maximum along their gradient direction.
+
+    A pixel stays when its contrast is above its neighbour before it and not
+    below the one after it, so a two-pixel plateau keeps one pixel.
+    """
+    h, w = m2.shape
+    q = np.pad(m2, 1, mode="constant")
+    # (dr, dc) of the neighbour "after" the pixel, per direction code
+    steps = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+    def strip(r0: int, r1: int) -> None:
+        centre = q[r0 + 1:r1 + 1, 1:w + 1]
+        keep = np.zeros((r1 - r0, w), bool)
+        for code, (dr, dc) in enumerate(steps):
+            after = q[r0 + 1 + dr:r1 + 1 + dr, 1 + dc:w + 1 + dc]
+            before = q[r0 + 1 - dr:r1 + 1 - dr, 1 - dc:w + 1 - dc]
+            keep |= (sector[r0:r1] == code) & (centre > before) & (centre >= after)
+        mask[r0:r1] &= keep
+
+    _in_row_strips(strip, h, workers)
+    return mask
+
+
+def noise_sigma(y: np.ndarray, step: int | None = None) -> float:
+    """Robust noise standard deviation of an (H, W) image.
+
+    The median absolute response to Immerkaer's mask
+    ``[[1, -2, 1], [-2, 4, -2], [1, -2, 1]]`` (which cancels planes and
+    ramps, and has norm 6), over every ``step``-th row and column, divided by
+    ``0.6745 * 6``: the median absolute value of a zero-mean Gaussian is
+    0.6745 sigma.  ``step`` defaults to :data:`STATS_STEP` on frames of
+    :data:`NOISE_SUBSAMPLE_PIXELS` or more, else 1.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> round(noise_sigma(rng.normal(0, 0.01, (600, 600)).astype(np.float32)), 3)
+    0.01
+    """
+    h, w = y.shape
+    if h < 3 or w < 3:
+        return 0.0
+    if step is None:
+        step = STATS_STEP if h * w >= NOISE_SUBSAMPLE_PIXELS else 1
+    rows, cols = slice(1, h - 1, step), slice(1, w - 1, step)
+    kernel = ((1, -2, 1), (-2, 4, -2), (1, -2, 1))
+    acc = None
+    for i, krow in enumerate(kernel):
+        for j, k in enumerate(krow):
+            part = y[rows.start - 1 + i:rows.stop - 1 + i:step, cols.start - 1 + j:cols.stop - 1 + j:step]
+            acc = part * np.float32(k) if acc is None else acc + part * np.float32(k)
+    return float(np.median(np.abs(acc))) / (0.6745 * 6.0)
+
+
+def peaking_threshold(m2: np.ndarray, noise: float, *, sensitivity: float = DEFAULT_SENSITIVITY,
+                      noise_factor: float = DEFAULT_NOISE_FACTOR,
+                      min_contrast: float = DEFAULT_MIN_CONTRAST) -> tuple[float, float]:
+    """``(threshold, reference)`` for squared contrast ``m2`` (see the module documentation)."""
+    sample = m2.ravel()
+    k = min(sample.size - 1, int(math.ceil(sample.size * REFERENCE_PERCENTILE / 100.0)) - 1)
+    reference = math.sqrt(float(np.partition(sample, k)[k]))
+    threshold = max((1.0 - sensitivity) * reference, noise_factor * GRADIENT_NOISE_GAIN * noise, min_contrast)
+    return threshold, reference
+
+
+def focus_contrast(frame: Any, *, white_level: float | None = None, black_level: float | None = None,
+                   workers: int | None = None) -> np.ndarray:
+    """Local contrast of the luminance: gradient magnitude after a light denoise.
+
+    Parameters
+    ----------
+    frame : ndarray or Frame
+    white_level, black_level : float, optional
+        See :func:`mountkit.tools.levels.as_pixels`.
+    workers : int, optional
+        Threads (default: up to 2).
+
+    Returns
+    -------
+    ndarray of float32, (H, W)
+        White-level units per pixel: a ramp from black to white over ``n``
+        pixels gives ``1/n``.
+
+    Examples
+    --------
+    >>> ramp = np.tile(np.arange(8, dtype=np.float32) / 8, (5, 1))
+    >>> float(focus_contrast(ramp)[2, 4])
+    0.125
+    """
+    px = as_pixels(frame, white_level=white_level, black_level=black_level)
+    m2, _ = _contrast_squared(_scaled_luminance(px), _workers(workers), False)
+    return np.sqrt(m2, out=m2)
+
+
+def peaking(frame: Any, *, sensitivity: float = DEFAULT_SENSITIVITY, thin: bool = False,
+            noise_factor: float = DEFAULT_NOISE_FACTOR, min_contrast: float = DEFAULT_MIN_CONTRAST,
+            white_level: float | None = None, black_level: float | None = None,
+            workers: int | None = None) -> Peaking:
+    """Focus peaking: the pixels whose local contrast stands out in this frame.
+
+    Parameters
+    ----------
+    frame : ndarray or Frame
+    sensitivity : float
+        In [0, 1): the threshold is ``1 - sensitivity`` times the frame's
+        reference contrast (unless noise or ``min_contrast`` set a higher one).
+        Higher marks more.
+    thin : bool
+        Keep only the maxima along the gradient (one-pixel lines).
+    noise_factor : float
+        Minimum distance of the threshold above the noise, in noise standard deviations.
+    min_contrast : float
+        Lowest threshold, white-level units per pixel.
+    white_level, black_level : float, optional
+        See :func:`mountkit.tools.levels.as_pixels`.
+    workers : int, optional
+        Threads (default: up to 2).
+
+    Returns
+    -------
+    Peaking
+
+    Examples
+    --------
+    >>> frame = np.zeros((16, 16), np.float32); frame[:, 8:] = 1.0
+    >>> np.flatnonzero(peaking(frame).mask[8]).tolist()
+    [7, 8]
+    >>> np.flatnonzero(peaking(frame, thin=True).mask[8]).tolist()
+    [7]
+    """
+    if not (0.0 <= sensitivity < 1.0):
+        raise FrameError(f"peaking sensitivity must be in [0, 1), got {sensitivity}")
+    if not (noise_factor >= 0 and min_contrast >= 0):
+        raise FrameError(f"noise_factor and min_contrast must be >= 0, got {noise_factor}, {min_contrast}")
+    px = as_pixels(frame, white_level=white_level, black_level=black_level)
+    n = _workers(workers)
+    y = _scaled_luminance(px)
+    m2, sector = _contrast_squared(y, n, thin)
+    noise = noise_sigma(y)
+    threshold, reference = peaking_threshold(m2, noise, sensitivity=sensitivity, noise_factor=noise_factor,
+                                             min_contrast=min_contrast)
+    mask = m2 > np.float32(threshold) ** 2
+    if thin:
+        mask = _thin(mask, m2, sector, n)
+    return Peaking(mask, threshold, reference, noise)
