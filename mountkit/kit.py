@@ -7,17 +7,38 @@ to import, whose hook raises, or that registers something malformed is
 reported by name and skipped, and the rest keep working
 (``MOUNTKIT_STRICT_PLUGINS=1`` makes such failures errors).
 
+What a plugin's status in :meth:`Kit.plugins` means:
+
+``ok``
+    loaded; everything it registered was accepted.
+``partial``
+    loaded, but one of its hooks raised (what that hook registered in that
+    call is dropped) or something it registered was malformed (that item is
+    dropped); the rest of what it provides is used.
+``failed``
+    not loaded: its import failed, pluggy refused it, it implements an
+    unknown ``mountkit_*`` hook, or its name is taken.
+``disabled``
+    installed but not loaded (``MOUNTKIT_LOAD_PLUGINS`` /
+    ``MOUNTKIT_DISABLE_PLUGINS``).
+``missing``
+    named in ``MOUNTKIT_LOAD_PLUGINS`` but not installed.
+
 Environment variables, read when a kit is built:
 
 ``MOUNTKIT_LOAD_PLUGINS=a,b``
     load only these entry points (by entry-point or distribution name);
     an empty string loads none.  Built-ins are always loaded.
 ``MOUNTKIT_DISABLE_PLUGINS=a,b``
-    block these entry points.
+    block these entry points (by entry-point or distribution name).
 ``MOUNTKIT_TRACE_PLUGINS=1``
-    print every hook call and what each plugin registered to stderr.
+    print every plugin loaded, every hook call and what each plugin
+    registered to stderr.
 ``MOUNTKIT_STRICT_PLUGINS=1``
     raise :class:`mountkit.PluginError` instead of warning.
+
+Names in the two lists are compared as pip compares project names
+(case-insensitive; ``-``, ``_`` and ``.`` are equivalent).
 """
 
 from __future__ import annotations
@@ -25,10 +46,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata as md
+import inspect
 import os
 import re
 import sys
 import traceback
+import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,9 +66,12 @@ from .profile import Lens
 
 ENTRY_POINT_GROUP = "mountkit"
 
+#: Values of :attr:`PluginInfo.status`.
+STATUSES = ("ok", "partial", "failed", "disabled", "missing")
+
 
 class PluginWarning(UserWarning):
-    """A plugin failed and was skipped (see ``kit.plugins()``)."""
+    """A plugin failed, or part of what it registered was rejected (see ``kit.plugins()``)."""
 
 
 @dataclass(frozen=True)
@@ -77,14 +103,21 @@ class Identifier:
 
 @dataclass
 class PluginInfo:
-    """What ``kit.plugins()`` reports for one plugin."""
+    """What ``kit.plugins()`` reports for one plugin.
+
+    ``name`` is the entry-point name (or, for built-ins and plugins passed to
+    :class:`Kit`, the module name); ``distribution`` and ``version`` are those
+    of the installed distribution that provides it; ``hooks`` the hooks it
+    implements; ``status`` one of :data:`STATUSES`; ``error`` the first
+    problem found and ``errors`` all of them.
+    """
 
     name: str
     version: str | None = None
     distribution: str | None = None
     module: str | None = None
     hooks: tuple[str, ...] = ()
-    status: str = "ok"  # ok | failed | disabled
+    status: str = "ok"
     error: str | None = None
     builtin: bool = False
     errors: list[str] = field(default_factory=list)
@@ -98,18 +131,37 @@ class PluginInfo:
             "hooks": list(self.hooks),
             "status": self.status,
             "error": self.error,
+            "errors": list(self.errors),
             "builtin": self.builtin,
         }
+
+
+def normalize_name(name: str) -> str:
+    """A distribution or entry-point name as pip compares them (PEP 503).
+
+    >>> normalize_name("Mountkit_Leica.M")
+    'mountkit-leica-m'
+    """
+    return re.sub(r"[-_.]+", "-", name).strip().lower()
 
 
 def _env_list(env: Mapping[str, str], key: str) -> set[str] | None:
     if key not in env:
         return None
-    return {p.strip().lower() for p in env[key].split(",") if p.strip()}
+    return {normalize_name(p) for p in env[key].split(",") if p.strip()}
 
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` of an exception, on one line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_HOOKABLE = (types.FunctionType, types.MethodType, staticmethod, classmethod)
 
 
 class _Manager(pluggy.PluginManager):
@@ -121,13 +173,24 @@ class _Manager(pluggy.PluginManager):
     def parse_hookimpl_opts(self, plugin, name):
         opts = super().parse_hookimpl_opts(plugin, name)
         if opts is None and name.startswith("mountkit_"):
-            method = getattr(plugin, name, None)
-            if callable(method) and not isinstance(method, type):
+            # Look the attribute up statically, as pluggy does: no property or
+            # __getattr__ of the plugin runs, and only functions and methods count.
+            try:
+                attr = inspect.getattr_static(plugin, name)
+            except AttributeError:
+                return None
+            if isinstance(attr, _HOOKABLE):
                 return {}
         return opts
 
 
-# -- name matching ------------------------------------------------------------
+def _own_distribution() -> tuple[str | None, str | None]:
+    """(version, name) of the installed mountkit distribution, for the built-ins' PluginInfo."""
+    try:
+        return md.version("mountkit"), "mountkit"
+    except md.PackageNotFoundError:
+        return None, None
+
 
 _WORD = re.compile(r"[0-9]+(?:\.[0-9]+)*|[^\W\d_]+|[^\w\s]+", re.UNICODE)
 
@@ -196,6 +259,9 @@ def _suggest(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:
 # -- the registry -------------------------------------------------------------
 
 
+# -- the registry -------------------------------------------------------------
+
+
 class Kit:
     """The mountkit registry: plugins, and everything they provide.
 
@@ -210,13 +276,18 @@ class Kit:
     builtins : bool
         Register mountkit's built-in plugins (default True).
     strict : bool, optional
-        Raise on plugin failures instead of warning; default from
-        ``MOUNTKIT_STRICT_PLUGINS``.
+        Raise :class:`mountkit.PluginError` on plugin failures instead of
+        reporting them; default from ``MOUNTKIT_STRICT_PLUGINS``.
     trace : bool, optional
-        Print hook calls to stderr; default from ``MOUNTKIT_TRACE_PLUGINS``.
+        Print plugin loading and hook calls to stderr; default from
+        ``MOUNTKIT_TRACE_PLUGINS``.
     env : mapping, optional
         Environment to read the ``MOUNTKIT_*`` variables from (default
         ``os.environ``).
+    warn : bool
+        Emit a :class:`PluginWarning` for each plugin problem (default).
+        With False problems are only recorded (see :meth:`problems`); the
+        command line does this and prints them itself.
 
     Examples
     --------
@@ -235,127 +306,204 @@ class Kit:
         strict: bool | None = None,
         trace: bool | None = None,
         env: Mapping[str, str] | None = None,
+        warn: bool = True,
     ):
         env = os.environ if env is None else env
         self.strict = _truthy(env.get("MOUNTKIT_STRICT_PLUGINS")) if strict is None else strict
         self.trace = _truthy(env.get("MOUNTKIT_TRACE_PLUGINS")) if trace is None else trace
+        self.warn = warn
         self._pm = _Manager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
+        self._problems: list[tuple[str, str]] = []
         self._cache: dict[str, Any] = {}
+        self._owners: dict[int, str] = {}  # id(registered item) -> plugin name, where needed
         if builtins:
             from .builtin import BUILTIN_PLUGINS
 
+            version, dist = _own_distribution()
             for modname in BUILTIN_PLUGINS:
-                self._add(modname, name=modname, builtin=True)
+                info = self._new_info(modname, module=modname, builtin=True, version=version, distribution=dist)
+                self._add(modname, name=modname, info=info)
         for plugin in plugins:
             self._add(plugin)
         if entry_points:
             self._load_entry_points(env)
 
-    # -- plugin loading ---------------------------------------------------
+    # -- reporting ----------------------------------------------------------
 
-    def _fail(self, info: PluginInfo, reason: str, *, exc: BaseException | None = None) -> None:
-        info.status = "failed"
-        info.error = reason if info.error is None else info.error
-        info.errors.append(reason)
+    def _trace(self, message: str) -> None:
+        if self.trace:
+            print(f"mountkit-trace: {message}"[:1000], file=sys.stderr, flush=True)
+
+    def _problem(self, info: PluginInfo, reason: str, status: str, exc: BaseException | None = None) -> None:
+        """Record a problem of ``info``'s plugin; raise in strict mode, else warn (once per reason)."""
+        if status == "failed" or info.status == "ok":
+            info.status = status
+        new = reason not in info.errors
+        if new:
+            info.errors.append(reason)
+            if info.error is None:
+                info.error = reason
+            self._problems.append((info.name, reason))
+            self._trace(f"problem in {info.name}: {reason}")
         if self.strict:
             raise PluginError(info.name, reason) from exc
-        warnings.warn(f"mountkit plugin {info.name!r} skipped: {reason}", PluginWarning, stacklevel=3)
+        if new and self.warn:
+            what = "skipped" if status in ("failed", "missing") else "partly rejected"
+            warnings.warn(f"mountkit plugin {info.name!r} {what}: {reason}", PluginWarning, stacklevel=4)
 
-    def _note(self, info: PluginInfo, reason: str) -> None:
-        """A plugin registered something malformed: report it, keep the plugin."""
-        info.errors.append(reason)
-        if info.error is None:
-            info.error = reason
-        if self.strict:
-            raise PluginError(info.name, reason)
-        warnings.warn(f"mountkit plugin {info.name!r}: {reason}", PluginWarning, stacklevel=3)
+    def _fail(self, info: PluginInfo, reason: str, *, exc: BaseException | None = None) -> None:
+        """The plugin cannot be used at all."""
+        self._problem(info, reason, "failed", exc)
+
+    def _reject(self, info: PluginInfo, reason: str, *, exc: BaseException | None = None) -> None:
+        """Part of what the plugin provides was dropped; the rest is used."""
+        self._problem(info, reason, "partial", exc)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Plugin problems found so far, as ``(plugin name, reason)``, in the order found.
+
+        Unlike :meth:`plugins` this calls no hook: problems inside hooks that
+        have not run yet are not known.
+        """
+        return list(self._problems)
+
+    # -- plugin loading ---------------------------------------------------
+
+    def _new_info(self, name: str, **kw) -> PluginInfo:
+        """A PluginInfo recorded under ``name``, or under ``name#2``... when the name is taken."""
+        key, n = name, 1
+        while key in self._infos:
+            n += 1
+            key = f"{name}#{n}"
+        info = PluginInfo(name=name, **kw)
+        self._infos[key] = info
+        return info
 
     def _add(self, plugin: Any, *, name: str | None = None, builtin: bool = False,
              info: PluginInfo | None = None) -> None:
         if isinstance(plugin, str):
-            name = name or plugin
-            info = info or PluginInfo(name=name, module=plugin, builtin=builtin)
-            self._infos[name] = info
+            modname = plugin
+            name = name or modname
+            info = info or self._new_info(name, module=modname, builtin=builtin)
             try:
-                plugin = importlib.import_module(plugin)
+                plugin = importlib.import_module(modname)
             except Exception as exc:  # a plugin may raise anything on import
-                self._fail(info, f"import failed: {type(exc).__name__}: {exc}", exc=exc)
+                self._fail(info, f"import failed: {_describe(exc)}", exc=exc)
                 return
         if name is None:
-            name = getattr(plugin, "__name__", None) or type(plugin).__name__
+            # Derived names (plugins passed as objects) are made unique; given names are not.
+            base = getattr(plugin, "__name__", None) or type(plugin).__name__
+            name, n = base, 1
+            while name in self._infos:
+                n += 1
+                name = f"{base}-{n}"
         if info is None:
-            info = PluginInfo(name=name, builtin=builtin)
-            self._infos[name] = info
+            info = self._new_info(name, builtin=builtin)
         if info.module is None:
-            info.module = getattr(plugin, "__file__", None) or getattr(plugin, "__name__", None) or repr(plugin)
-        if name in self._pm.list_name_plugin() and self._pm.get_plugin(name) is not None:
+            info.module = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if self._pm.has_plugin(name):
             self._fail(info, f"a plugin named {name!r} is already registered")
+            return
+        if self._pm.is_registered(plugin):
+            self._fail(info, f"the same plugin object is already registered as {self._pm.get_name(plugin)!r}")
             return
         try:
             self._pm.register(plugin, name=name)
-        except Exception as exc:
-            self._fail(info, f"registration failed: {exc}", exc=exc)
+        except Exception as exc:  # pluggy's validation, or an attribute that raises
+            if self._pm.get_plugin(name) is plugin:  # older pluggy may leave it half-registered
+                self._pm.unregister(name=name)
+            self._fail(info, f"registration refused: {_describe(exc)}", exc=exc)
             return
         callers = self._pm.get_hookcallers(plugin) or []
-        unknown = sorted(hc.name for hc in callers if not hc.has_spec())
-        if unknown:
-            self._pm.unregister(plugin)
-            known = [n for n in dir(hookspecs) if n.startswith("mountkit_")]
-            hints = []
-            for u in unknown:
-                close = difflib.get_close_matches(u, known, n=1)
-                hints.append(f"{u}" + (f" (did you mean {close[0]}?)" if close else ""))
-            self._fail(info, "unknown hook implementation(s): " + ", ".join(hints))
+        unknown, wrappers = [], []
+        for hc in callers:
+            mine = [impl for impl in hc.get_hookimpls() if impl.plugin is plugin]
+            if not hc.has_spec() and not all(impl.optionalhook for impl in mine):
+                unknown.append(hc.name)
+            if any(impl.hookwrapper or impl.wrapper for impl in mine):
+                wrappers.append(hc.name)
+        if unknown or wrappers:
+            self._pm.unregister(name=name)
+            if unknown:
+                known = [n for n in dir(hookspecs) if n.startswith("mountkit_")]
+                hints = []
+                for u in sorted(unknown):
+                    close = difflib.get_close_matches(u, known, n=1)
+                    hints.append(u + (f" (did you mean {close[0]}?)" if close else ""))
+                self._fail(info, "unknown hook implementation(s): " + ", ".join(hints)
+                           + " (mark a hook newer than this mountkit with @hookimpl(optionalhook=True))")
+            else:
+                self._fail(info, "hook wrappers are not supported on mountkit hooks: " + ", ".join(sorted(wrappers)))
             return
-        info.hooks = tuple(sorted(hc.name for hc in callers))
+        info.hooks = tuple(sorted(hc.name for hc in callers if hc.has_spec()))
+        self._trace(f"registered {name} ({info.module}): {', '.join(info.hooks) or 'no hooks'}")
 
     def _load_entry_points(self, env: Mapping[str, str]) -> None:
         only = _env_list(env, "MOUNTKIT_LOAD_PLUGINS")
         blocked = _env_list(env, "MOUNTKIT_DISABLE_PLUGINS") or set()
-        seen: set[str] = set()
-        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in seen:
-                continue
-            seen.add(ep.name)
+        matched: set[str] = set()
+        seen: dict[str, tuple[str, str | None]] = {}
+
+        def dist_of(ep) -> tuple[str | None, str | None]:
             dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else None
-            names = {ep.name.lower()} | ({dist_name.lower()} if dist_name else set())
-            info = PluginInfo(
-                name=ep.name,
-                version=dist.version if dist is not None else None,
-                distribution=dist_name,
-                module=ep.value,
-            )
-            self._infos[ep.name] = info
+            if dist is None:
+                return None, None
+            return dist.metadata["Name"], dist.version
+
+        # Sorted, so that which plugin registers first (first wins) does not
+        # depend on the order of sys.path or of the file system.
+        eps = sorted(md.entry_points(group=ENTRY_POINT_GROUP),
+                     key=lambda ep: (ep.name, normalize_name(dist_of(ep)[0] or ""), ep.value))
+        for ep in eps:
+            dist_name, version = dist_of(ep)
+            if ep.name in seen:
+                if seen[ep.name] == (ep.value, dist_name):
+                    continue  # the same distribution found twice on sys.path
+                info = self._new_info(ep.name, version=version, distribution=dist_name, module=ep.value)
+                other = seen[ep.name][1] or seen[ep.name][0]
+                self._fail(info, f"entry point name {ep.name!r} is already used by {other}; "
+                                 f"rename one of them (or uninstall {dist_name or ep.value})")
+                continue
+            seen[ep.name] = (ep.value, dist_name)
+            info = self._new_info(ep.name, version=version, distribution=dist_name, module=ep.value)
+            names = {normalize_name(ep.name)} | ({normalize_name(dist_name)} if dist_name else set())
+            if only is not None:
+                matched |= names & only
             if (only is not None and not names & only) or names & blocked:
                 info.status = "disabled"
+                self._trace(f"disabled {ep.name} ({dist_name})")
                 continue
             try:
                 obj = ep.load()
-            except Exception as exc:
-                self._fail(info, f"import failed: {type(exc).__name__}: {exc}", exc=exc)
+            except Exception as exc:  # a plugin may raise anything on import
+                self._fail(info, f"import failed: {_describe(exc)}", exc=exc)
                 continue
             self._add(obj, name=ep.name, info=info)
+        for missing in sorted((only or set()) - matched):
+            info = self._new_info(missing, status="missing")
+            self._problem(info, "named in MOUNTKIT_LOAD_PLUGINS, but no installed distribution provides it",
+                          "missing")
 
     # -- calling hooks ----------------------------------------------------
 
-    def _collect(self, hook_name: str, check: Callable[[str, Any], Any] | None = None,
+    def _collect(self, hook_name: str, check: Callable[..., Any] | None = None,
                  arg_name: str = "register", arg: Any = None) -> list[tuple[str, Any]]:
         """Call one hook, plugin by plugin, in registration order.
 
         Returns ``(plugin_name, item)`` for everything registered.  A plugin
         whose implementation raises has what it registered in this call
-        rolled back and is reported; ``check`` validates each item.
+        rolled back and is reported; ``check(plugin_name, *args, **kwargs)``
+        validates each registration and returns the item to keep.
         """
         caller = getattr(self._pm.hook, hook_name)
         out: list[tuple[str, Any]] = []
-        order = [p for _, p in self._pm.list_name_plugin()]
-        impls = sorted(caller.get_hookimpls(), key=lambda i: order.index(i.plugin))
+        order = {id(p): i for i, (_, p) in enumerate(self._pm.list_name_plugin())}
+        impls = sorted(caller.get_hookimpls(), key=lambda i: order.get(id(i.plugin), len(order)))
         for impl in impls:
-            pname = self._pm.get_name(impl.plugin) or repr(impl.plugin)
-            info = self._infos.setdefault(pname, PluginInfo(name=pname))
+            pname = self._pm.get_name(impl.plugin) or impl.plugin_name
+            info = self._info_of(pname)
             got: list[Any] = []
 
             def register(*args, _got=got, _info=info, **kwargs):
@@ -365,30 +513,38 @@ class Kit:
                     try:
                         item = check(_info.name, *args, **kwargs)
                     except MountkitError as exc:
-                        self._note(_info, f"{hook_name}: {exc}")
+                        reason = exc.reason if isinstance(exc, PluginError) else str(exc)
+                        self._reject(_info, f"{hook_name}: {reason}", exc=exc)
                         return None
                     except Exception as exc:  # malformed call
-                        self._note(_info, f"{hook_name}: malformed registration: {type(exc).__name__}: {exc}")
+                        self._reject(_info, f"{hook_name}: malformed registration: {_describe(exc)}", exc=exc)
                         return None
                 _got.append(item)
-                if self.trace:
-                    print(f"mountkit-trace: {hook_name} <- {_info.name}: {item!r}"[:500], file=sys.stderr)
+                self._trace(f"{hook_name} <- {_info.name}: {item!r}")
                 return item
 
-            kwargs = {a: (arg if arg_name != "register" else register) for a in impl.argnames if a == arg_name}
-            if self.trace:
-                print(f"mountkit-trace: calling {hook_name} in {pname}", file=sys.stderr)
+            kwargs = {a: (register if arg_name == "register" else arg) for a in impl.argnames if a == arg_name}
+            self._trace(f"calling {hook_name} in {pname}")
             try:
                 impl.function(**kwargs)
-            except PluginError:
-                raise
             except Exception as exc:
+                if self.strict and isinstance(exc, PluginError):
+                    raise  # a strict-mode rejection from inside register()
                 tb = traceback.extract_tb(exc.__traceback__)
                 where = f" ({tb[-1].filename}:{tb[-1].lineno})" if tb else ""
-                self._fail(info, f"{hook_name} raised {type(exc).__name__}: {exc}{where}", exc=exc)
+                self._reject(info, f"{hook_name} raised {_describe(exc)}{where}", exc=exc)
                 continue
+            self._trace(f"{hook_name} in {pname} registered {len(got)} item(s)")
             out.extend((pname, item) for item in got)
         return out
+
+    def _info_of(self, plugin_name: str | None) -> PluginInfo:
+        """The PluginInfo of a registered plugin (created for plugins registered behind the kit's back)."""
+        name = plugin_name or "<unknown plugin>"
+        info = self._infos.get(name)
+        if info is None:
+            info = self._new_info(name)
+        return info
 
     def _cached(self, key: str, build: Callable[[], Any]) -> Any:
         if key not in self._cache:
@@ -401,7 +557,10 @@ class Kit:
         """Every plugin: name, version, distribution, hooks, status and error.
 
         Built-ins are included only with ``all=True``.  Calling this runs
-        every hook once, so plugins that fail inside a hook are reported too.
+        every registration hook once (not ``mountkit_register_commands``,
+        which needs a command group, and not the lens sources' ``load``), so
+        plugins that fail inside a hook are reported too.  See
+        :data:`STATUSES` for what ``status`` means.
         """
         self._load_everything()
         return [i for i in self._infos.values() if all or not i.builtin]
@@ -498,20 +657,17 @@ class Kit:
             winners: dict[tuple[str, str], int] = {}
             out: list[tuple[Lens, list[tuple[str, str]]]] = []
             for plugin, source in self._lens_sources():
-                info = self._infos.get(plugin)
+                info = self._info_of(plugin)
                 try:
                     lenses = list(source.load())
-                except Exception as exc:
-                    if info is not None:
-                        self._fail(info, f"lens source {source.name!r} raised {type(exc).__name__}: {exc}",
-                                   exc=exc)
+                except Exception as exc:  # a source may raise anything; the other sources still count
+                    self._reject(info, f"lens source {source.name!r} raised {_describe(exc)}", exc=exc)
                     continue
                 seen_here: set[tuple[str, str]] = set()
                 for lens in lenses:
                     if not isinstance(lens, Lens):
-                        if info is not None:
-                            self._note(info, f"lens source {source.name!r} yielded {type(lens).__name__}, "
-                                             "not a mountkit.Lens")
+                        self._reject(info, f"lens source {source.name!r} yielded {type(lens).__name__}, "
+                                           "not a mountkit.Lens")
                         continue
                     if not lens.source:
                         lens = Lens(**{**lens.__dict__, "source": source.name})
@@ -620,6 +776,8 @@ class Kit:
                 return ident
 
             got = self._collect("mountkit_register_identifiers", check)
+            for plugin, ident in got:
+                self._owners[id(ident)] = plugin
             return [i for _, i in sorted(got, key=lambda pi: pi[1].priority)]
 
         return self._cached("identifiers", build)
@@ -629,9 +787,9 @@ class Kit:
         for ident in self.identifiers():
             try:
                 lens = ident.identify(metadata, self)
-            except Exception as exc:
-                self._note(self._infos.get(ident.name) or PluginInfo(name=ident.name),
-                           f"identifier {ident.name!r} raised {type(exc).__name__}: {exc}")
+            except Exception as exc:  # one identifier failing must not stop the others
+                self._reject(self._info_of(self._owners.get(id(ident))),
+                             f"identifier {ident.name!r} raised {_describe(exc)}", exc=exc)
                 continue
             if lens is not None:
                 return lens
@@ -655,7 +813,7 @@ class Kit:
             for plugin, m in self._collect("mountkit_register_correction_models", check):
                 key = (m.kind, m.name)
                 if key in result:
-                    self._note(self._infos[plugin], f"model {m.kind}/{m.name} is already registered; ignored")
+                    self._reject(self._info_of(plugin), f"model {m.kind}/{m.name} is already registered; ignored")
                     continue
                 result[key] = m
             return result
