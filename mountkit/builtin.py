@@ -7,5 +7,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mountkit.models.distortion",
     "mountkit.models.tca",
     "mountkit.models.vignetting",
+    "mountkit.models.adobe",
     "mountkit.resample.numpy_backend",
 )
