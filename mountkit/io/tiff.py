@@ -134,6 +134,14 @@ def read_tiff(path: str | os.PathLike) -> Frame:
                  linear=linear, path=str(p))
 
 
+def _is_full_scale(have: np.dtype, want: np.dtype, frame: Frame) -> bool:
+    """True when samples of type ``have`` with the frame's levels are already ``want`` at full scale."""
+    if have != want:
+        return False
+    full = 1.0 if have.kind == "f" else float(np.iinfo(have).max)
+    return not frame.black_level and frame.white_level in (None, full)
+
+
 def write_tiff(path: str | os.PathLike, frame: Frame, *, dtype: np.dtype | str | None = None,
                compression: str | None = None) -> None:
     """Write ``frame`` as a TIFF (uncompressed by default).
@@ -149,7 +157,7 @@ def write_tiff(path: str | os.PathLike, frame: Frame, *, dtype: np.dtype | str |
     from .colour import from_unit_float, to_unit_float
 
     data = np.asarray(frame.data)
-    if dtype is not None and np.dtype(dtype) != data.dtype:
+    if dtype is not None and not _is_full_scale(data.dtype, np.dtype(dtype), frame):
         data = from_unit_float(to_unit_float(data, frame.white_level, frame.black_level), np.dtype(dtype))
     if data.dtype not in TIFF_DTYPES:
         raise FrameError(f"{path}: cannot write {data.dtype} samples to TIFF (uint8, uint16 or float32)")
