@@ -20,7 +20,7 @@ Percentages are ``100 * count / n`` with ``n`` the channel's non-NaN values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -90,7 +90,6 @@ class Histogram:
     white_level: float
     black_level: float
     white_level_source: str
-    shape: tuple[int, int] = field(default=(0, 0))
 
     @property
     def bins(self) -> int:
@@ -106,6 +105,22 @@ class Histogram:
             "white_level_source": self.white_level_source,
             "channels": {name: ch.as_dict() for name, ch in self.channels.items()},
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Histogram:
+        """The histogram back from :meth:`as_dict` (the histogram tool's numbers)."""
+        try:
+            lo, hi = d["range"]
+            edges = np.linspace(float(lo), float(hi), int(d["bins"]) + 1)
+            channels = {
+                name: ChannelHistogram(np.asarray(c["counts"], np.int64), int(c["clipped_low"]),
+                                       int(c["clipped_high"]), int(c["total"]))
+                for name, c in d["channels"].items()
+            }
+            return cls(edges, channels, float(d["white_level"]), float(d["black_level"]),
+                       str(d.get("white_level_source", "given")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FrameError(f"not a histogram's numbers: {type(exc).__name__}: {exc}") from None
 
 
 def histogram(frame: Any, *, bins: int | None = None, white_level: float | None = None,
@@ -155,7 +170,7 @@ def histogram(frame: Any, *, bins: int | None = None, white_level: float | None 
         channels["Y"] = _channel(y, px, edges)
     else:
         channels["Y"] = _channel(px.data, px, edges)
-    return Histogram(edges, channels, px.white_level, px.black_level, px.white_level_source, px.shape)
+    return Histogram(edges, channels, px.white_level, px.black_level, px.white_level_source)
 
 
 def _channel(values: np.ndarray, px: Pixels, edges: np.ndarray) -> ChannelHistogram:
