@@ -9,4 +9,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mountkit.models.vignetting",
     "mountkit.models.adobe",
     "mountkit.resample.numpy_backend",
+    "mountkit.tools.plugin",
 )
