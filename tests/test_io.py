@@ -14,7 +14,7 @@ from mountkit.errors import FrameError
 from mountkit.io import Frame
 from mountkit.io.atomic import PART_SUFFIX, atomic_output, partial_files
 from mountkit.io.colour import from_unit_float, linear_to_srgb, srgb_to_linear, to_unit_float
-from mountkit.io.dng import write_dng
+from mountkit.io.dng_writer import write_dng
 from mountkit.io.images import read_image, write_jpeg, write_png
 from mountkit.io.raw import read_raw
 from mountkit.io.tiff import _icc_is_linear, read_tiff, write_tiff

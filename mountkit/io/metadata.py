@@ -21,11 +21,12 @@ vocabulary of ``kit.identify`` (see ``mountkit_register_identifiers``):
                        FNumber is absent
 ``FocusDistance``      metres (float): EXIF SubjectDistance or XMP
                        ``aux:ApproximateFocusDistance``
-``LensType``           Leica 6-bit lens code (int) from a Leica M8/M9-style
-                       maker note, or the lens name string Leica's later
-                       maker notes store under the same tag
-``LensTypeFrameBits``  the two low bits Leica stores beside the code (frame
-                       selector or focal position), when present
+``LensType``           Leica's LensType as stored (int: 6-bit lens code << 2
+                       | two low bits) from an M8/M9-style maker note, or the
+                       lens name string later maker notes store under the
+                       same tag
+``LensTypeCode``,      the stored value split: the 6-bit lens code and the
+``LensTypeFrameBits``  two low bits (frame selector or focal position)
 ``Orientation``        EXIF orientation (int)
 ``OpcodeList1..3``     True when a DNG carries that opcode list
 ``MountkitRecord``     the record of a previous mountkit correction (dict)
@@ -108,15 +109,15 @@ def _guess_order(blob: bytes, at: int) -> str | None:
 def decode_leica_makernote(blob: bytes, byteorder: str | None = None) -> dict[str, Any]:
     """Leica lens identification from the bytes of an EXIF MakerNote.
 
-    Returns ``{"LensType": code, "LensTypeFrameBits": bits}`` for the
-    numeric 6-bit code of M8/M9-style notes, ``{"LensType": "name"}`` for
+    Returns ``{"LensType": stored, "LensTypeCode": stored >> 2,
+    "LensTypeFrameBits": stored & 3}`` for the numeric value of M8/M9-style notes, ``{"LensType": "name"}`` for
     later notes that store a name, or ``{}`` when the note is not a Leica
     note or carries no lens type.  Never raises on damaged notes.
 
     >>> import struct
     >>> note = b"LEICA\\0\\0\\0" + struct.pack("<HHHII I", 1, 0x0310, 4, 1, (29 << 2) | 2, 0)
     >>> decode_leica_makernote(note)
-    {'LensType': 29, 'LensTypeFrameBits': 2}
+    {'LensType': 118, 'LensTypeCode': 29, 'LensTypeFrameBits': 2}
     """
     if not blob.startswith(b"LEICA") or len(blob) < 10:
         return {}
@@ -140,7 +141,8 @@ def decode_leica_makernote(blob: bytes, byteorder: str | None = None) -> dict[st
         elif 0x0303 in entries and isinstance(entries[0x0303].value, str) and entries[0x0303].value:
             return {"LensType": entries[0x0303].value.strip()}
         if numeric is not None:
-            return {"LensType": int(numeric) >> 2, "LensTypeFrameBits": int(numeric) & 0x3}
+            return {"LensType": int(numeric), "LensTypeCode": int(numeric) >> 2,
+                    "LensTypeFrameBits": int(numeric) & 0x3}
     return {}
 
 
