@@ -18,7 +18,6 @@ from mountkit.kit import name_words
 from mountkit.profile import Lens
 
 from .lens_codes import (
-    CodeTable,
     LensName,
     LensType,
     code_table,
@@ -90,12 +89,29 @@ def _alpha_words(name: str) -> set[str]:
     return {w for w in name_words(name) if w.isalpha() and w not in _IGNORED_WORDS}
 
 
+def _optics(lens: Lens) -> tuple[float | None, float | None, float | None]:
+    """(focal_min, focal_max, aperture) of a lens, from its fields or else from its Leica-spelled name.
+
+    lensfun's database gives no aperture for most M lenses, but its names
+    carry it ("Summicron-M 1:2/28 ASPH.").
+    """
+    fmin, fmax, ap = lens.focal_min, lens.focal_max, lens.aperture_max
+    if fmin is None or ap is None:
+        parsed = next((p for p in map(parse_leica_name, (lens.model, *lens.aliases)) if p), None)
+        if parsed is not None:
+            fmin = parsed.focal_min if fmin is None else fmin
+            fmax = parsed.focal_max if fmax is None else fmax
+            ap = parsed.aperture if ap is None else ap
+    return fmin, fmax, ap
+
+
 def _same_optics(spec: LensName, lens: Lens) -> bool:
-    if lens.focal_min is None or lens.aperture_max is None:
+    fmin, fmax, ap = _optics(lens)
+    if fmin is None or fmax is None or ap is None:
         return False
-    if abs(lens.focal_min - spec.focal_min) > _FOCAL_TOL_MM or abs(lens.focal_max - spec.focal_max) > _FOCAL_TOL_MM:
+    if abs(fmin - spec.focal_min) > _FOCAL_TOL_MM or abs(fmax - spec.focal_max) > _FOCAL_TOL_MM:
         return False
-    if abs(lens.aperture_max - spec.aperture) > _APERTURE_TOL * spec.aperture:
+    if abs(ap - spec.aperture) > _APERTURE_TOL * spec.aperture:
         return False
     if "leica" not in lens.maker.casefold():
         return False
@@ -111,7 +127,8 @@ def calibrated_match(kit: Kit, lens_name: str) -> Lens | None:
     Leica's spelling of the name (lensfun uses it: "Summicron-M 1:2/28
     ASPH.") and with ExifTool's.  A candidate is accepted only when it is
     calibrated, made by Leica for the Leica M mount (when it names mounts),
-    its focal range agrees within 0.5 mm and its largest aperture within 3 %,
+    its focal range agrees within 0.5 mm and its largest aperture within 3 %
+    (taken from its name when the lens does not give it),
     and its name is
 
     * exactly our name or an alias (version marks included), or the lensfun
@@ -172,12 +189,11 @@ def is_leica_body(metadata: Mapping[str, Any]) -> bool:
     return _text(metadata, "Model").casefold().startswith("leica")
 
 
-def lens_from_leica_name(text: str, table: CodeTable | None = None) -> str | None:
+def lens_from_leica_name(text: str) -> str | None:
     """The coded lens a Leica-spelled name ("Summilux-M 1:1.4/35 ASPH.") denotes, if exactly one."""
     parsed = parse_leica_name(text)
     if parsed is None:
         return None
-    table = table or code_table()
     hits = []
     for ln, spec in _identities()[1].items():
         if spec is None:
