@@ -272,6 +272,9 @@ def test_identify_leica_metadata_in_isolation(kit):
     assert kit.identify(m11).model == "Summilux-M 35mm f/1.4 ASPH."
     m240 = {"Make": LEICA, "Model": "LEICA M (Typ 240)", "LensType": "Noctilux-M 1:0.95/50 ASPH."}
     assert kit.identify(m240).leica_code == 49
+    # PyExifTool's group-prefixed keys
+    grouped = {"EXIF:Make": LEICA, "EXIF:Model": "M9 Digital Camera", "MakerNotes:LensType": "42 2"}
+    assert kit.identify(grouped).model == "Tri-Elmar-M 28-35-50mm f/4 ASPH."
 
 
 def test_identify_gives_none_when_it_cannot_be_sure(kit):

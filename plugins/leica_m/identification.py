@@ -205,14 +205,31 @@ def lens_from_leica_name(text: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def _plain_keys(metadata: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Metadata with ExifTool group prefixes dropped ("MakerNotes:LensType" -> "LensType")."""
+    if not any(isinstance(k, str) and ":" in k for k in metadata):
+        return metadata
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(key, str):
+            out.setdefault(key.rsplit(":", 1)[-1], value)
+    for key, value in metadata.items():  # unprefixed keys win
+        if isinstance(key, str) and ":" not in key:
+            out[key] = value
+    return out
+
+
 def decode_metadata(metadata: Mapping[str, Any]) -> tuple[str | None, LensType | None]:
     """(coded lens name, decoded LensType) for a frame's metadata.
 
     Numeric LensType values are read only for Leica bodies (other makers'
     LensType tags mean something else); ExifTool's printed names and Leica's
     spelling are accepted from any body.  Leica's spelling in ``LensModel``
-    is read when the body or ``LensMake`` is Leica.
+    is read when the body or ``LensMake`` is Leica.  Keys may carry ExifTool
+    group prefixes ("EXIF:Make", "MakerNotes:LensType"), as PyExifTool
+    returns them.
     """
+    metadata = _plain_keys(metadata)
     raw = metadata.get("LensType")
     decoded = None
     if raw is not None:
