@@ -96,7 +96,7 @@ def pixel_array(frame: Any) -> np.ndarray:
         raise FrameError(f"expected a numpy array or a mountkit.io.Frame, got {type(frame).__name__}")
     if data.ndim == 3 and data.shape[2] in (1, 3, 4):
         data = data[..., 0] if data.shape[2] == 1 else data[..., :3]
-    if data.ndim not in (2, 3):
+    elif data.ndim != 2:
         raise FrameError(f"frame shape {data.shape} is not (H, W) or (H, W, C) with C in 1, 3, 4")
     if data.size == 0:
         raise FrameError(f"frame of shape {data.shape} is empty")
