@@ -882,9 +882,9 @@ def read_lensfun_xml(paths: str | os.PathLike | Iterable[str | os.PathLike], *, 
     >>> import importlib.resources
     >>> db = importlib.resources.files("lensfunpy") / "db_files" / "rf-leica.xml"
     >>> doc = read_lensfun_xml(db)
-    >>> lens = next(l for l in doc.lenses if l.model == "Summicron-M 1:2/28 Asph.")
-    >>> lens.focal_min, lens.aperture_max, lens.profile.crop_factor
-    (28.0, 2.0, 1.0)
+    >>> lens = next(l for l in doc.lenses if l.model == "Summicron-M 1:2/28 ASPH.")
+    >>> lens.focal_min, lens.aperture_max, lens.profile.crop_factor, [c.kind for c in lens.profile.calibrations]
+    (28.0, 2.0, 1.0, ['distortion', 'tca'])
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
