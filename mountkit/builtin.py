@@ -8,6 +8,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mountkit.models.tca",
     "mountkit.models.vignetting",
     "mountkit.models.adobe",
+    "mountkit.profiles_plugin",
     "mountkit.resample.numpy_backend",
     "mountkit.tools.plugin",
 )
