@@ -358,6 +358,34 @@ def untca_points(x, y, tca: ModelTerms | None, channel: int, *, tol: float):
     return x * k, y * k
 
 
+def channel_map(x, y, channel: int, *, scale: float = 1.0, distortion: ModelTerms | None = None,
+                tca: ModelTerms | None = None, reverse: bool = False, tol: float = 1e-12):
+    """One channel (0 red, 1 green, 2 blue) of :func:`correction_map` or, with ``reverse``, :func:`simulation_map`.
+
+    Returns the normalised ``(x, y)`` arrays of that channel only, which is
+    cheaper than the three-channel maps when channels are resampled one at a time.
+    """
+    _check(distortion, DistortionModel)
+    _check(tca, TCAModel)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if reverse:
+        xd, yd = untca_points(x, y, tca, channel, tol=tol)
+        xu, yu = undistort_points(xd, yd, distortion, tol=tol)
+        if scale != 1.0:
+            xu, yu = xu * scale, yu * scale
+        return xu, yu
+    if scale != 1.0:
+        inv = 1.0 / scale
+        x, y = x * inv, y * inv
+    xd, yd = distort_points(x, y, distortion)
+    if tca is None or channel == 1:
+        return xd, yd
+    fr, fb = tca_factors(np.hypot(xd, yd), tca)
+    f = fr if channel == 0 else fb
+    return xd * f, yd * f
+
+
 def correction_map(x, y, *, scale: float = 1.0, distortion: ModelTerms | None = None,
                    tca: ModelTerms | None = None) -> np.ndarray:
     """lensfun's correction map on normalised points: where R, G, B of output point (x, y) are captured.
@@ -430,10 +458,8 @@ def simulation_map(x, y, *, scale: float = 1.0, distortion: ModelTerms | None = 
         if c != 1 and tca is None:
             out[..., c, :] = out[..., 1, :]
             continue
-        xd, yd = untca_points(x, y, tca, c, tol=tol)
-        xu, yu = undistort_points(xd, yd, distortion, tol=tol)
-        out[..., c, 0] = xu * scale
-        out[..., c, 1] = yu * scale
+        out[..., c, 0], out[..., c, 1] = channel_map(x, y, c, scale=scale, distortion=distortion, tca=tca,
+                                                     reverse=True, tol=tol)
     return out
 
 
@@ -467,7 +493,7 @@ def vignetting_gain(g: FrameGeometry, x, y, vignetting: ModelTerms | None, *, st
 
 
 def _first_crossing(fn: Callable[[np.ndarray], np.ndarray], targets: np.ndarray, r_hi: float,
-                    n: int = 4096) -> np.ndarray:
+                    n: int = 2048) -> np.ndarray:
     """Smallest r in [0, r_hi] with fn(r) = target, for each target > 0 (inf where fn stays below)."""
     grid = np.linspace(0.0, r_hi, n + 1)
     vals = fn(grid)
@@ -498,7 +524,7 @@ def _first_crossing(fn: Callable[[np.ndarray], np.ndarray], targets: np.ndarray,
 
 
 def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: ModelTerms | None = None,
-               reverse: bool = False, samples: int = 1024) -> float:
+               reverse: bool = False, samples: int = 256) -> float:
     """lensfun's automatic scale: the zoom that leaves no empty border, times lensfun's safety margins.
 
     lensfun 0.3.4 (``lfModifier::GetAutoScale``) searches 8 directions (edge
@@ -536,11 +562,12 @@ def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: M
     if not inside_centre:
         rho_min = 0.0
     rho_max = g.corner_radius
-    rho = np.linspace(max(rho_min, 1e-9), rho_max, samples + 1)
-    # add the 8 directions lensfun probes (edge midpoints and corners are the usual extremes)
-    rho = np.unique(np.concatenate([rho, [abs(x0), abs(x1), abs(y0), abs(y1)],
-                                    [math.hypot(a, b) for a in (x0, x1) for b in (y0, y1)]]))
-    rho = rho[rho > 0]
+    rho_lo = max(rho_min, 1e-9)
+    # lensfun's 8 directions (edge midpoints and corners: the extremes of a monotonic
+    # distortion) and an even sampling of every radius in between
+    probes = [abs(x0), abs(x1), abs(y0), abs(y1)] + [math.hypot(a, b) for a in (x0, x1) for b in (y0, y1)]
+    rho = np.unique(np.concatenate([np.linspace(rho_lo, rho_max, samples + 1), [p for p in probes if p > 0]]))
+    r_hi = 4.0 * rho_max + 1.0
 
     def radial(channel: int):
         def fn(r):
@@ -553,12 +580,23 @@ def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: M
 
         return fn
 
+    def ratio(fn, radii):
+        with np.errstate(divide="ignore"):
+            return radii / _first_crossing(fn, radii, r_hi)  # 0 where the edge is never reached
+
     ratios = {}
     for c in ((1,) if tca is None else (1, 0, 2)):
-        r_inv = _first_crossing(radial(c), rho, r_hi=4.0 * rho_max + 1.0)
-        with np.errstate(divide="ignore"):
-            q = rho / r_inv  # 0 where the frame edge is never reached
-        ratios[c] = (float(q.max()) if not reverse else float(q[q > 0].min(initial=np.inf)))
+        fn = radial(c)
+        q = ratio(fn, rho)
+        if reverse:
+            q = np.where(q > 0, q, np.inf)
+        k = int(np.argmin(q) if reverse else np.argmax(q))
+        best = float(q[k])
+        if 0 < k < len(rho) - 1:  # an interior extreme: look closer between the neighbours
+            fine = np.linspace(rho[k - 1], rho[k + 1], 33)
+            qf = ratio(fn, fine)
+            best = float(np.min(np.where(qf > 0, qf, np.inf), initial=best) if reverse else max(best, qf.max()))
+        ratios[c] = best
     if reverse:
         s_g = ratios[1] if np.isfinite(ratios[1]) else 1.0
         s_all = min(ratios.values())
