@@ -5,6 +5,7 @@ Importing mountkit loads nothing; build a :class:`Kit` to load plugins.
 
 from __future__ import annotations
 
+from .corrector import Corrector
 from .errors import (
     CorrectionError,
     CorrectionWarning,
