@@ -198,16 +198,50 @@ def score_lens(pattern: LensPattern, lens: Lens,
     return score
 
 
+def _db_order(a: Lens, b: Lens) -> int:
+    """lensfun's database order (``_lf_lens_compare``): maker, model, then crop factor in 0.01 steps."""
+    for x, y in ((strcmp_key(a.maker), strcmp_key(b.maker)), (strcmp_key(a.model), strcmp_key(b.model))):
+        if x != y:
+            return -1 if x < y else 1
+    ca = _f32(a.profile.crop_factor) if a.profile is not None else 0.0
+    cb = _f32(b.profile.crop_factor) if b.profile is not None else 0.0
+    return int(_f32(_f32(ca - cb) * 100.0))
+
+
+def _insert_by_score(ranked: list[tuple[int, Lens]], item: tuple[int, Lens]) -> None:
+    """``_lf_ptr_array_insert_sorted`` with ``_lf_compare_lens_score``: binary insertion, best score first.
+
+    Among equal scores the position depends on where the binary search lands;
+    this is the order lensfun returns, so it is reproduced step by step.
+    """
+    lo, hi, mid = 0, len(ranked) - 1, 0
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        cmp = item[0] - ranked[mid][0]
+        if cmp == 0:
+            mid += 1
+            break
+        if cmp < 0:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    else:
+        if hi == mid:
+            mid += 1
+    ranked.insert(mid, item)
+
+
 def find_lenses(pattern: LensPattern, lenses: Iterable[Lens],
                 maker_names: Mapping[str, Iterable[tuple[str, str]]] | None = None) -> list[tuple[int, Lens]]:
-    """Every lens matching ``pattern`` with its score, best first.
+    """Every lens matching ``pattern`` with its score, best first, in the order lensfun returns them.
 
-    Equal scores keep the order of ``lenses``, calibrated lenses first.
+    Candidates are visited in lensfun's database order (maker, model, crop
+    factor) and inserted by score as ``lfDatabase::FindLenses`` does, so
+    that among equal scores the first lens is the one lensfun picks.
     """
-    scored = []
-    for i, lens in enumerate(lenses):
-        s = score_lens(pattern, lens, maker_names)
-        if s > 0:
-            scored.append((-s, not lens.calibrated, i, lens))
-    scored.sort(key=lambda t: t[:3])
-    return [(-s, lens) for s, _, _, lens in scored]
+    matched = [(s, lens) for lens in lenses if (s := score_lens(pattern, lens, maker_names)) > 0]
+    matched.sort(key=functools.cmp_to_key(lambda x, y: _db_order(x[1], y[1])))
+    ranked: list[tuple[int, Lens]] = []
+    for item in matched:
+        _insert_by_score(ranked, item)
+    return ranked
