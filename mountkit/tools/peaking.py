@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FrameError
-from .levels import Pixels, as_pixels, luminance
+from .levels import LUMA_WEIGHTS, Pixels, as_pixels
 
 DEFAULT_SENSITIVITY = 0.5
 #: Percentile of the contrast taken as the frame's reference contrast.
@@ -106,15 +106,15 @@ def _in_row_strips(func: Callable[[int, int], None], height: int, workers: int) 
 
 
 def _scaled_luminance(px: Pixels) -> np.ndarray:
-    """Luminance with black at 0 and white at 1, float32 (never a view of the frame)."""
-    y = luminance(px)
+    """Luminance with black at 0 and white at 1, float32, in a new array."""
     lo, span = px.black_level, px.white_level - px.black_level
-    if np.may_share_memory(y, px.data):
-        y = y.copy() if (lo == 0.0 and span == 1.0) else y - np.float32(lo)
-    elif lo:
-        y -= np.float32(lo)
-    if span != 1.0:
-        y *= np.float32(1.0 / span)
+    if px.data.ndim == 3:  # the scale folded into the weights saves a pass
+        weights = np.asarray(LUMA_WEIGHTS, np.float64) / span
+        y = px.data.astype(np.float32) @ weights.astype(np.float32)
+    else:
+        y = np.multiply(px.data, np.float32(1.0 / span), dtype=np.float32)
+    if lo:
+        y -= np.float32(lo / span)
     return y
 
 
@@ -136,58 +136,52 @@ def _gradients(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gx, gy
 
 
-def _contrast_squared(y: np.ndarray, workers: int, directions: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Squared contrast of scaled luminance ``y`` and, if asked, gradient direction codes (0-3)."""
+def _contrast_squared(y: np.ndarray, workers: int, directions: bool
+                      ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Squared contrast of scaled luminance ``y`` and, if asked, the gradient components."""
     h, w = y.shape
     p = np.pad(y, 2, mode="edge")
     m2 = np.empty((h, w), np.float32)
-    sector = np.empty((h, w), np.uint8) if directions else None
+    grads = (np.empty((h, w), np.float32), np.empty((h, w), np.float32)) if directions else None
 
     def strip(r0: int, r1: int) -> None:
         gx, gy = _gradients(p[r0:r1 + 4])
-        if sector is not None:
-            sector[r0:r1] = _direction_codes(gx, gy)
+        if grads is not None:
+            grads[0][r0:r1] = gx
+            grads[1][r0:r1] = gy
         np.multiply(gx, gx, out=m2[r0:r1])
         gy *= gy
         m2[r0:r1] += gy
 
     _in_row_strips(strip, h, workers)
-    return m2, sector
+    return m2, grads
 
 
 _TAN_22_5 = np.float32(math.tan(math.radians(22.5)))
 
 
-def _direction_codes(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """0: gradient along x, 1: along y, 2: along the diagonal down-right, 3: down-left."""
-    ax, ay = np.abs(gx), np.abs(gy)
-    code = np.where((gx > 0) == (gy > 0), np.uint8(2), np.uint8(3))
-    code[ay <= _TAN_22_5 * ax] = 0
-    code[ax <= _TAN_22_5 * ay] = 1
-    return code
+def _thin(mask: np.ndarray, m2: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Keep the marked pixels that are a maximum along their gradient direction (in place).
 
-
-def _thin(mask: np.ndarray, m2: np.ndarray, sector: np.ndarray, workers: int) -> np.ndarray:
-    """Keep the marked pixels that are a maximum along their gradient direction.
-
+    The direction is quantised to x, y or a diagonal (22.5 degree sectors).
     A pixel stays when its contrast is above its neighbour before it and not
-    below the one after it, so a two-pixel plateau keeps one pixel.
+    below the one after it, so a two-pixel plateau keeps one pixel.  Only
+    marked pixels are visited.
     """
     h, w = m2.shape
-    q = np.pad(m2, 1, mode="constant")
-    # (dr, dc) of the neighbour "after" the pixel, per direction code
-    steps = ((0, 1), (1, 0), (1, 1), (1, -1))
-
-    def strip(r0: int, r1: int) -> None:
-        centre = q[r0 + 1:r1 + 1, 1:w + 1]
-        keep = np.zeros((r1 - r0, w), bool)
-        for code, (dr, dc) in enumerate(steps):
-            after = q[r0 + 1 + dr:r1 + 1 + dr, 1 + dc:w + 1 + dc]
-            before = q[r0 + 1 - dr:r1 + 1 - dr, 1 - dc:w + 1 - dc]
-            keep |= (sector[r0:r1] == code) & (centre > before) & (centre >= after)
-        mask[r0:r1] &= keep
-
-    _in_row_strips(strip, h, workers)
+    q = np.pad(m2, 1, mode="constant").ravel()
+    idx = np.flatnonzero(mask)
+    r, c = np.divmod(idx, w)
+    at = (r + 1) * (w + 2) + (c + 1)                 # index in the padded image
+    ax, ay = np.abs(gx.ravel()[idx]), np.abs(gy.ravel()[idx])
+    same_sign = (gx.ravel()[idx] > 0) == (gy.ravel()[idx] > 0)
+    # flat offset of the neighbour "after" the pixel: diagonal down-right / down-left, then x, then y
+    step = np.where(same_sign, w + 3, w + 1)
+    step[ay <= _TAN_22_5 * ax] = 1
+    step[ax <= _TAN_22_5 * ay] = w + 2
+    centre = q[at]
+    keep = (centre > q[at - step]) & (centre >= q[at + step])
+    mask.ravel()[idx[~keep]] = False
     return mask
 
 
@@ -212,14 +206,16 @@ def noise_sigma(y: np.ndarray, step: int | None = None) -> float:
         return 0.0
     if step is None:
         step = STATS_STEP if h * w >= NOISE_SUBSAMPLE_PIXELS else 1
-    rows, cols = slice(1, h - 1, step), slice(1, w - 1, step)
-    kernel = ((1, -2, 1), (-2, 4, -2), (1, -2, 1))
-    acc = None
-    for i, krow in enumerate(kernel):
-        for j, k in enumerate(krow):
-            part = y[rows.start - 1 + i:rows.stop - 1 + i:step, cols.start - 1 + j:cols.stop - 1 + j:step]
-            acc = part * np.float32(k) if acc is None else acc + part * np.float32(k)
-    return float(np.median(np.abs(acc))) / (0.6745 * 6.0)
+    # the mask is the outer product of [1, -2, 1] with itself: second differences
+    # along x on the three rows around each sampled row, then along y
+    rows = [y[i:h - 2 + i:step] for i in range(3)]
+    dxx = [r[:, 0:w - 2:step] + r[:, 2:w:step] - 2 * r[:, 1:w - 1:step] for r in rows]
+    acc = dxx[0] + dxx[2]
+    acc -= 2 * dxx[1]
+    np.abs(acc, out=acc)
+    flat = acc.ravel()
+    k = flat.size // 2
+    return float(np.partition(flat, k)[k]) / (0.6745 * 6.0)
 
 
 def peaking_threshold(m2: np.ndarray, noise: float, *, sensitivity: float = DEFAULT_SENSITIVITY,
@@ -305,11 +301,11 @@ def peaking(frame: Any, *, sensitivity: float = DEFAULT_SENSITIVITY, thin: bool 
     px = as_pixels(frame, white_level=white_level, black_level=black_level)
     n = _workers(workers)
     y = _scaled_luminance(px)
-    m2, sector = _contrast_squared(y, n, thin)
+    m2, grads = _contrast_squared(y, n, thin)
     noise = noise_sigma(y)
     threshold, reference = peaking_threshold(m2, noise, sensitivity=sensitivity, noise_factor=noise_factor,
                                              min_contrast=min_contrast)
     mask = m2 > np.float32(threshold) ** 2
     if thin:
-        mask = _thin(mask, m2, sector, n)
+        _thin(mask, m2, *grads)
     return Peaking(mask, threshold, reference, noise)
