@@ -11,4 +11,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mountkit.profiles_plugin",
     "mountkit.resample.numpy_backend",
     "mountkit.tools.plugin",
+    "mountkit.io.plugin",
 )
