@@ -12,4 +12,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mountkit.resample.numpy_backend",
     "mountkit.tools.plugin",
     "mountkit.io.plugin",
+    "mountkit.dng.plugin",
 )
