@@ -27,6 +27,7 @@ import concurrent.futures as cf
 import contextlib
 import copyreg
 import glob
+import multiprocessing
 import os
 import signal
 import time
@@ -43,8 +44,13 @@ from .errors import MountkitError, NotFoundError
 from .hardware import Camera
 from .profile import Lens
 
+
+def _mapping_proxy(d: dict) -> types.MappingProxyType:
+    return types.MappingProxyType(d)
+
+
 # Lens profiles keep their parameters in read-only mappings; let them travel to worker processes.
-copyreg.pickle(types.MappingProxyType, lambda m: (types.MappingProxyType, (dict(m),)))
+copyreg.pickle(types.MappingProxyType, lambda m: (_mapping_proxy, (dict(m),)))
 
 #: What each setting is called on the command line and in a sidecar.
 FLAGS = {
@@ -644,7 +650,10 @@ def run(work: Sequence[tuple[Job, FileSettings | None, str | None]], *, workers:
     work : sequence of (Job, FileSettings or None, error or None)
     workers : int, optional
         Processes to use (default :func:`default_workers`, never more than
-        jobs); 1 runs in this process.
+        jobs); 1 runs in this process.  Worker processes are spawned, not
+        forked (LibRaw uses OpenMP, which does not survive a fork), and
+        ignore SIGINT: on Ctrl-C this process stops them and removes their
+        partial outputs.
     executor : concurrent.futures.Executor, optional
         Any executor (a process pool, a Dask client's ``get_executor()``...)
         to submit ``job_fn(input, output, settings)`` to; the caller owns it.
@@ -673,7 +682,8 @@ def run(work: Sequence[tuple[Job, FileSettings | None, str | None]], *, workers:
                 done(job_fn(job.input, job.output, settings))
             return report
         own = executor is None
-        pool = executor or cf.ProcessPoolExecutor(max_workers=n, initializer=_ignore_sigint)
+        pool = executor or cf.ProcessPoolExecutor(max_workers=n, initializer=_ignore_sigint,
+                                                  mp_context=multiprocessing.get_context("spawn"))
         futures = {}
         try:
             futures = {pool.submit(job_fn, job.input, job.output, settings): job for job, settings in runnable}
