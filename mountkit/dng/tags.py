@@ -47,7 +47,7 @@ PHOTOMETRIC_CFA = 32803
 PHOTOMETRIC_LINEAR_RAW = 34892
 
 #: Compression codes worth naming when the pixels cannot be decoded by generic readers.
-COMPRESSION_NAMES = {1: "none", 7: "JPEG (lossless)", 8: "Deflate", 9: "VC-5 (GoPro)", 34892: "lossy JPEG",
+COMPRESSION_NAMES = {1: "uncompressed", 7: "JPEG (lossless)", 8: "Deflate", 9: "VC-5 (GoPro)", 34892: "lossy JPEG",
                      52546: "JPEG XL"}
 
 
@@ -168,15 +168,12 @@ def _warp_signature(op, plane: int) -> tuple:
 
 
 def _warp_moves(op) -> bool:
-    """True unless every plane of the warp is the identity."""
-    for p in range(op.planes):
-        if isinstance(op, WarpFisheye):
-            return True
-        radial = tuple(op.radial[p])
-        ident = radial[0] == 1.0 and not any(radial[1:]) and not any(op.tangential[p])
-        if not ident:
-            return True
-    return False
+    """True unless the warp's reference plane (green of three, else the first) is the identity."""
+    if isinstance(op, WarpFisheye):
+        return True
+    p = 1 if op.planes == 3 else 0
+    radial = tuple(op.radial[p])
+    return not (radial[0] == 1.0 and not any(radial[1:]) and not any(op.tangential[p]))
 
 
 def _walk(pages, prefix: str) -> Iterator[tuple[str, Any]]:
