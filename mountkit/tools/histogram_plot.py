@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import atomic_output
 from .histogram import Histogram
 
 _LINE_COLORS = {"R": "#d62728", "G": "#2ca02c", "B": "#1f77b4", "Y": "#404040"}
 
 
 def plot_histogram(hist: Histogram, path: str | os.PathLike, *, log: bool = False, title: str | None = None,
-                   size: tuple[float, float] = (8.0, 4.0), dpi: int = 100) -> Path:
+                   size: tuple[float, float] = (8.0, 4.0), dpi: int = 100, overwrite: bool = False) -> Path:
     """Write the histogram as a PNG plot: one line per channel, clipping in the legend.
 
     Parameters
     ----------
     hist : Histogram
     path : path-like
-        Output file; written to a temporary file beside it, then renamed.
+        Output file; written to a temporary file beside it, then renamed
+        (:func:`mountkit.io.atomic.atomic_output`).
     log : bool
         Logarithmic count axis (empty bins are left out of the lines).
     title : str, optional
     size : (float, float)
         Figure size in inches.
     dpi : int
+    overwrite : bool
+        Replace ``path`` if it exists (otherwise a :class:`FrameError`).
 
     Returns
     -------
@@ -57,15 +60,6 @@ def plot_histogram(hist: Histogram, path: str | os.PathLike, *, log: bool = Fals
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, format="png")
     return path

@@ -12,8 +12,6 @@ from __future__ import annotations
 import inspect as _inspect
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +27,11 @@ from .zebra import DEFAULT_SKIN_BAND, DEFAULT_THRESHOLD
 BUILTIN_ORDER = ("histogram", "zebra", "peaking")
 
 
-def _kit(ctx: click.Context) -> Kit:
-    kit = ctx.find_object(Kit)
-    return kit if kit is not None else Kit()
+def _kit() -> Kit:
+    """The invocation's kit (:func:`mountkit.cli.get_kit`)."""
+    from ..cli import get_kit
+
+    return get_kit()
 
 
 def _accepts(func, name: str) -> bool:
@@ -59,23 +59,15 @@ def to_json_value(value: Any) -> Any:
     return str(value)
 
 
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    """Write 8-bit RGB to ``path`` through a temporary file beside it."""
-    try:
-        from PIL import Image
-    except ImportError:
-        raise click.ClickException("writing the overlay PNG needs Pillow (pip install Pillow)") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(rgb, "RGB").save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _write_overlay(path: Path, rgb: np.ndarray, kit: Kit, overwrite: bool) -> None:
+    """Write 8-bit RGB with the frame format the suffix of ``path`` selects, atomically."""
+    from ..io import Frame
+    from ..io.atomic import atomic_output
+    from ..io.formats import format_for
+
+    fmt = format_for(path, kit, writing=True)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        fmt.write(tmp, Frame(data=rgb, white_level=255.0, linear=False))
 
 
 def _print_table(frame_info: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:
@@ -137,16 +129,16 @@ def _print_table(frame_info: dict[str, Any], results: dict[str, dict[str, Any]])
 @click.option("--log", "log_scale", is_flag=True, help="Logarithmic counts in the histogram plot.")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PNG",
-              help="Write the frame with the zebra and peaking overlays as a PNG.")
+              help="Write the frame with the zebra and peaking overlays (PNG, or any format the kit writes).")
+@click.option("--overwrite", is_flag=True, help="Replace output files that exist.")
 @click.option("--peaking-color", default="red", show_default=True, help="Peaking colour: a name or #rrggbb.")
 @click.option("--zebra-color", default="magenta", show_default=True, help="Zebra colour: a name or #rrggbb.")
-@click.pass_context
-def inspect(ctx: click.Context, frame: Path, do_histogram: bool, zebra: float | None, skin: float | None,
+def inspect(frame: Path, do_histogram: bool, zebra: float | None, skin: float | None,
             skin_tolerance: float, stripe_width: float, stripe_angle: float, zebra_measure: str,
             do_peaking: bool, sensitivity: float, thin: bool, extra_tools: tuple[str, ...], list_tools: bool,
             bins: int | None, white_level: float | None, black_level: float | None,
             histogram_plot: Path | None, log_scale: bool, as_json: bool, output: Path | None,
-            peaking_color: str, zebra_color: str) -> None:
+            overwrite: bool, peaking_color: str, zebra_color: str) -> None:
     """Histogram, zebra stripes and focus peaking on FRAME (.npy, or any format the kit reads).
 
     With no tool option, runs the histogram, zebra (0.95) and peaking.
@@ -156,7 +148,7 @@ def inspect(ctx: click.Context, frame: Path, do_histogram: bool, zebra: float | 
       mountkit inspect shot.tif --zebra 0.9 --peaking -o overlay.png
       mountkit inspect shot.npy --white-level 1023 --histogram --json
     """
-    kit = _kit(ctx)
+    kit = _kit()
     try:
         tools = kit.frame_tools()
         if list_tools:
@@ -201,10 +193,11 @@ def inspect(ctx: click.Context, frame: Path, do_histogram: bool, zebra: float | 
             from .histogram_plot import plot_histogram
 
             plot_histogram(Histogram.from_dict(results["histogram"]), histogram_plot, log=log_scale,
-                           title=frame.name)
+                           title=frame.name, overwrite=overwrite)
         if output is not None:
             layers = _layers(results, colors)
-            _write_png(output, compose(data, layers, white_level=white_level, black_level=black_level))
+            _write_overlay(output, compose(data, layers, white_level=white_level, black_level=black_level), kit,
+                           overwrite)
     except MountkitError as exc:
         raise click.ClickException(str(exc)) from exc
 
