@@ -176,28 +176,30 @@ def interpolate_focal(calibrations: Sequence[Calibration], focal: float, model: 
     kind = used[0].kind
     if model.name != name:
         raise CorrectionError(f"{where}{kind} calibrations use model {name!r}, but model {model.name!r} was given")
-    prefix = f"{where}{kind} calibration at "
     _warn_ignored(kind, name, ignored, where)
-    resolved = [(c.focal, model.resolve_params(c.params, where=f"{prefix}{c.focal:g} mm")) for c in used]
-    for f, p in resolved:
-        if f == focal:
-            return Interpolated(kind, name, p, True, ignored, f"calibration at {f:g} mm")
-    above = sorted((f, p) for f, p in resolved if f > focal)
-    below = sorted(((f, p) for f, p in resolved if f < focal), reverse=True)
+
+    def params(c: Calibration) -> dict[str, float]:
+        return model.resolve_params(c.params, where=f"{where}{kind} calibration at {c.focal:g} mm")
+
+    for c in used:
+        if c.focal == focal:
+            return Interpolated(kind, name, params(c), True, ignored, f"calibration at {c.focal:g} mm")
+    above = sorted((c for c in used if c.focal > focal), key=lambda c: c.focal)[:2]
+    below = sorted((c for c in used if c.focal < focal), key=lambda c: -c.focal)[:2]
     if not above or not below:
-        f, p = above[0] if above else below[0]
-        lo = min(f for f, _ in resolved)
-        hi = max(f for f, _ in resolved)
+        near = above[0] if above else below[0]
+        lo = min(c.focal for c in used)
+        hi = max(c.focal for c in used)
         rng = f"{lo:g} mm" if lo == hi else f"{lo:g}-{hi:g} mm"
         warnings.warn(f"{where}focal length {focal:g} mm is outside the {kind} calibration ({rng}); "
-                      f"using the calibration at {f:g} mm unchanged, as lensfun does",
+                      f"using the calibration at {near.focal:g} mm unchanged, as lensfun does",
                       CorrectionWarning, stacklevel=2)
-        return Interpolated(kind, name, p, False, ignored, f"nearest calibration, {f:g} mm")
+        return Interpolated(kind, name, params(near), False, ignored, f"nearest calibration, {near.focal:g} mm")
     # ascending order: P0 < P1 < focal < P2 < P3 (lensfun's descending order is the mirror image)
-    p1f, p1 = below[0]
-    p0f, p0 = below[1] if len(below) > 1 else (None, None)
-    p2f, p2 = above[0]
-    p3f, p3 = above[1] if len(above) > 1 else (None, None)
+    p1f, p1 = below[0].focal, params(below[0])
+    p0f, p0 = (below[1].focal, params(below[1])) if len(below) > 1 else (None, None)
+    p2f, p2 = above[0].focal, params(above[0])
+    p3f, p3 = (above[1].focal, params(above[1])) if len(above) > 1 else (None, None)
     t = (focal - p1f) / (p2f - p1f)
     scaled = set(model.scaled())
     out = {}
