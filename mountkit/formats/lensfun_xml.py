@@ -484,22 +484,33 @@ class _Parser:
             if name not in allowed:
                 raise self.fail(f"<{el.tag}> has no attribute {name!r}"
                                 + (f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""), path, name)
-        kids = _CHILDREN.get(el.tag)
+
+    def children(self, el, path: str):
+        """The child elements (comments skipped), each checked, with its path."""
+        kids = _CHILDREN.get(el.tag, set())
+        counts: dict[str, int] = {}
         for child in el:
             if not isinstance(child.tag, str):  # comments, processing instructions
                 continue
-            if kids is None or child.tag not in kids:
+            if child.tag not in kids:
                 raise self.fail(f"unexpected element <{child.tag}> inside <{el.tag}>", f"{path}/{child.tag}")
-
-    def children(self, el, path: str):
-        counts: dict[str, int] = {}
-        for child in el:
-            if not isinstance(child.tag, str):
-                continue
             n = counts[child.tag] = counts.get(child.tag, 0) + 1
             cpath = f"{path}/{child.tag}[{n}]"
             self.check(child, cpath)
             yield child, cpath
+
+    @staticmethod
+    def label(el, path: str) -> str:
+        """``path`` with the entry's model name (the last untranslated one, else the English one) appended."""
+        default = english = None
+        for c in el:
+            if c.tag == "model" and (c.text or "").lstrip(_LENSFUN_SPACE):
+                if c.get("lang") is None:
+                    default = c.text.lstrip(_LENSFUN_SPACE)
+                elif c.get("lang") == "en" and english is None:
+                    english = c.text.lstrip(_LENSFUN_SPACE)
+        name = default or english
+        return f"{path}[{name}]" if name else path
 
     def names(self, names: _Names, el, path: str) -> None:
         t = self.text(el, path)
@@ -552,6 +563,7 @@ class _Parser:
         self.mounts.append(m)
 
     def camera(self, el, path: str) -> None:
+        path = self.label(el, path)
         cam = _RawCamera(where=path)
         for c, cpath in self.children(el, path):
             if c.tag in ("maker", "model", "variant"):
@@ -566,15 +578,14 @@ class _Parser:
             if getattr(cam, what).default is None:
                 raise self.fail(f"camera has no <{what}>", path)
         label = f"camera {cam.model.default!r}"
-        path = f"{path}[{cam.model.default}]"
         if cam.mount is None:
             raise self.fail(f"{label} has no <mount>", path)
         if not cam.crop:
             raise self.fail(f"{label} has no <cropfactor>", path)
-        cam.where = path
         self.cameras.append(cam)
 
     def lens(self, el, path: str) -> None:
+        path = self.label(el, path)
         lens = _RawLens(where=path, source=self.source, provenance=self.provenance)
         for c, cpath in self.children(el, path):
             tag = c.tag
@@ -663,7 +674,6 @@ class _Parser:
         if lens.model.default is None:
             raise self.fail("lens has no <model>", path)
         label = f"lens {lens.model.default!r}"
-        lens.where = path = f"{path}[{lens.model.default}]"
         if not lens.mounts:
             raise self.fail(f"{label} has no <mount>", path)
         if not lens.crop:
