@@ -164,10 +164,16 @@ def resolve_lens(name: str, kit=None) -> Lens:
 
 def export_lensfun(lens: Lens, path: str | os.PathLike | None = None, *, force: bool = False) -> str:
     """lensfun XML (database version 1, which lensfunpy loads) for one lens; written to ``path`` when given."""
-    from .formats.lensfun_xml import to_lensfun_xml
+    from .formats.lensfun_xml import MODEL_PARAMS, to_lensfun_xml
 
     if lens.profile is None or not lens.calibrated:
         raise ProfileError(f"lens {lens.name!r} has no calibration to export", source=lens.source or None)
+    foreign = sorted({f"{c.kind}/{c.model}" for c in lens.profile.calibrations if (c.kind, c.model) not in MODEL_PARAMS})
+    if foreign:
+        known = ", ".join(f"{k}/{m}" for k, m in MODEL_PARAMS)
+        raise ProfileError(f"lens {lens.name!r}: model(s) {', '.join(foreign)} have no lensfun equivalent "
+                           f"(lensfun 0.3.4 knows {known}); such a profile can only be used by mountkit",
+                           source=lens.source or None)
     if not lens.mounts:
         raise ProfileError(f"lens {lens.name!r} has no mount; lensfun needs one (add lens.mounts)",
                            source=lens.source or None, field="lens.mounts")
