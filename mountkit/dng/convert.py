@@ -166,8 +166,11 @@ def fit_warp(target: np.ndarray, x: np.ndarray, y: np.ndarray, width: int, heigh
     radial, tan = [], []
     n_r = len(tuple(powers))
     for p in range(target.shape[1]):
-        b = np.concatenate([target[:, p, 0] - cx, target[:, p, 1] - cy])
-        sol = _solve(a, b)
+        if np.max(np.abs(target[:, p, 0] - x)) < 1e-9 and np.max(np.abs(target[:, p, 1] - y)) < 1e-9:
+            sol = np.zeros(a.shape[1])  # this plane does not move: write the exact identity
+            sol[0] = 1.0
+        else:
+            sol = _solve(a, np.concatenate([target[:, p, 0] - cx, target[:, p, 1] - cy]))
         radial.append(tuple(float(v) for v in sol[:n_r]))
         tan.append(tuple(float(v) for v in sol[n_r:]) if tangential else (0.0, 0.0))
     if rectilinear2:

@@ -186,6 +186,11 @@ def _plane_params(op: Opcode, s: int) -> dict[str, float]:
     return out
 
 
+def _is_identity(plane: Mapping[str, float]) -> bool:
+    return plane["k0"] == 1.0 and not any(plane[f"k{i}"] for i in range(1, 15)) and not plane["kt0"] \
+        and not plane["kt1"]
+
+
 def opcode_calibrations(opcodes: Sequence[Opcode], g: geo.FrameGeometry, *, focal: float, aperture: float,
                         distance: float) -> list[Calibration]:
     """Calibrations that make the engine apply OpcodeList3 opcodes on frames of ``g``'s geometry.
@@ -241,10 +246,11 @@ def opcode_calibrations(opcodes: Sequence[Opcode], g: geo.FrameGeometry, *, foca
                 cals.append(Calibration("distortion", "dng_warp_fisheye", focal, {**params, **common}))
                 continue
             recip = float(getattr(op, "reciprocal", False))
-            green = 1 if op.planes == 3 else 0
-            cals.append(Calibration("distortion", "dng_warp", focal,
-                                    {**_plane_params(op, green), **common, "reciprocal": recip}))
-            if op.planes > 1 and len({tuple(_plane_params(op, s).items()) for s in range(op.planes)}) > 1:
+            green = _plane_params(op, 1 if op.planes == 3 else 0)
+            per_plane = op.planes > 1 and len({tuple(_plane_params(op, s).items()) for s in range(op.planes)}) > 1
+            if not (per_plane and _is_identity(green)):
+                cals.append(Calibration("distortion", "dng_warp", focal, {**green, **common, "reciprocal": recip}))
+            if per_plane:
                 if op.planes != 3:
                     raise CorrectionError(f"a {op.label} with {op.planes} planes on an RGB image")
                 params = {**common, "reciprocal": recip}
