@@ -140,9 +140,10 @@ def plan(inputs: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, recu
         p = Path(arg)
         if p.is_dir():
             walker = p.rglob("*") if recursive else p.glob("*")
+            skip_outdir = outdir.resolve() != p.resolve()  # earlier outputs below an input folder
             for f in sorted(walker):
                 if (f.is_file() and f.suffix.lower() in readable and not f.name.startswith(".")
-                        and not _is_within(f, outdir)):
+                        and not (skip_outdir and _is_within(f, outdir))):
                     found.append((f, p, None))
         elif p.is_file():
             err = None if p.suffix.lower() in readable else (

@@ -89,11 +89,12 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
     from ..io.sidecar import SidecarFinder
     from ..kit import Kit
 
-    out = Console()
-    err = Console(stderr=True)
+    out = Console(soft_wrap=True)  # long paths stay on one line in logs
+    err = Console(stderr=True, soft_wrap=True)
+    root = click.get_current_context().find_root().command
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        kit = Kit()
+        kit = root.kit() if callable(getattr(root, "kit", None)) else Kit()
     if outdir.exists() and not outdir.is_dir():
         err.print(f"[red]error:[/] {outdir} exists and is not a folder")
         sys.exit(EXIT_USAGE)
