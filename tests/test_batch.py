@@ -209,13 +209,11 @@ def test_leica_lens_code_identifies_the_shipped_profile(tmp_path, kit):
     src = tmp_path / "l.dng"
     _leica_dng(src, lens_code=30, fnumber=2.0)  # Summicron-M 35mm f/2 ASPH.
     job = plan([src], tmp_path / "out", kit=kit)[0]
-    try:
-        s = resolve(job, Options(crop_factor=2.64), kit=kit)
-    except MissingSetting as exc:  # no shipped calibration for it: the message says what was identified
-        assert "Summicron-M 35mm f/2" in str(exc) or "35" in str(exc)
-        return
-    assert "Summicron" in s.lens.name and "35" in s.lens.name
-    assert "LensType" in s.reason("lens")
+    s = resolve(job, Options(crop_factor=2.64), kit=kit)
+    assert "Summicron" in s.lens.name and "35" in s.lens.name and s.lens.calibrated
+    assert "EXIF LensType 120" in s.reason("lens")
+    assert s.camera is not None and "M9" in s.camera.name  # the body, from EXIF Make/Model
+    assert s.aperture == 2.0
 
 
 # -- the per-file job ---------------------------------------------------------------------

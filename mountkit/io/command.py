@@ -196,8 +196,8 @@ def _print_plan(out, work, kit):
                       f"{escape(why.get('corrections', ''))})", highlight=False)
             for kind, terms in desc["corrections"].items():
                 params = ", ".join(f"{k}={v:.6g}" for k, v in terms["params"].items())
-                out.print(f"    {kind}: {terms['model']} {params} [{escape(str(terms.get('how') or ''))}]",
-                          highlight=False)
+                how = f" ({escape(str(terms['how']))})" if terms.get("how") else ""
+                out.print(f"    {kind}: {terms['model']} {params}{how}", highlight=False)
             for w in caught:
                 out.print(f"  [yellow]note:[/] {escape(str(w.message))}", highlight=False)
         except Exception as exc:
