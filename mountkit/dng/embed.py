@@ -260,6 +260,10 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
     blob = serialise_opcode_list(opcodes)
 
     existing = next((e for e in raw.entries if e.tag == TAG_OPCODE_LIST3), None)
+    if existing is not None and existing.type not in (1, 7):
+        # counts are in bytes only for BYTE/UNDEFINED; anything else is rewritten as a new UNDEFINED value
+        raise FrameError(f"{src}: the OpcodeList3 entry has TIFF type {existing.type}, not UNDEFINED (7) or BYTE (1); "
+                         "mountkit does not edit such a file")
     if existing is not None or 3 in info.errors:
         old = info.lists.get(3)
         if not replace:
@@ -291,12 +295,12 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
         (old_at,) = struct.unpack(tiff.bo + "I", existing.field)
         if old_n > 4 and len(blob) <= old_n:
             ed.patch(old_at, blob + b"\0" * (old_n - len(blob)))
-            ed.patch(existing.pos + 2, struct.pack(tiff.bo + "HI", 7, len(blob)))
+            ed.patch(existing.pos + 4, struct.pack(tiff.bo + "I", len(blob)))
             result.changes.append(f"OpcodeList3 rewritten in place at offset {old_at} ({len(blob)} of "
                                   f"{old_n} bytes; the rest zeroed)")
         else:
             at = ed.append(blob)
-            ed.patch(existing.pos + 2, struct.pack(tiff.bo + "HII", 7, len(blob), at))
+            ed.patch(existing.pos + 4, struct.pack(tiff.bo + "II", len(blob), at))
             result.changes.append(f"OpcodeList3 appended at offset {at} ({len(blob)} bytes); entry of "
                                   f"{raw.path} updated")
     else:
