@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -224,10 +225,17 @@ def boundary_pixels(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class ModelTerms:
-    """A correction model together with the parameters to evaluate it with."""
+    """A correction model together with the parameters to evaluate it with.
+
+    ``params`` are completed with the model's defaults and checked on
+    construction (:meth:`CorrectionModel.resolve_params`).
+    """
 
     model: CorrectionModel
     params: Mapping[str, float]
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", MappingProxyType(self.model.resolve_params(self.params)))
 
     @property
     def kind(self) -> str:
