@@ -17,6 +17,7 @@ import argparse
 import os
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -41,15 +42,51 @@ def preview_frame(bits: int, *, seed: int = 0) -> np.ndarray:
     return np.clip(np.rint(scene * top), 0, top).astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def timed(func, repeat: int) -> float:
-    """Median wall time of ``func()`` in seconds, after one warm-up call."""
+def timed(func, repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (all threads) of ``func()`` in seconds, after a warm-up call.
+
+    The CPU time does not grow when other processes share the cores, the wall time does.
+    """
     func()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         func()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def bench_frame(tools: dict, bits: int, repeat: int, workers: int) -> float:
+    """Time each tool and all three on one frame of ``bits`` bits; print and return the fps of all three."""
+    frame = preview_frame(bits)
+    white = (1 << bits) - 1
+    runs = {
+        "histogram": lambda: tools["histogram"].run(frame, white_level=white),
+        "zebra": lambda: tools["zebra"].run(frame, threshold=0.95, white_level=white),
+        "peaking": lambda: tools["peaking"].run(frame, white_level=white, workers=workers),
+    }
+    seconds = {name: timed(run, repeat) for name, run in runs.items()}
+    wall, cpu = timed(lambda: [run() for run in runs.values()], repeat)
+    parts = ", ".join(f"{name} {1000 * s[0]:.1f} ms" for name, s in seconds.items())
+    print(f"{bits:2d}-bit: {parts}")
+    print(f"        all three one after the other: {1000 * wall:.1f} ms = {1 / wall:.1f} fps "
+          f"(CPU {1000 * cpu:.1f} ms per frame)")
+
+    with ThreadPoolExecutor(2) as pool:
+        def side_by_side():
+            hist = pool.submit(runs["histogram"])
+            tools["zebra"].run(frame, threshold=0.95, white_level=white)
+            tools["peaking"].run(frame, white_level=white, workers=1)
+            hist.result()
+
+        wall2, _ = timed(side_by_side, repeat)
+    print(f"        histogram on a second thread beside zebra + peaking: {1000 * wall2:.1f} ms "
+          f"= {1 / wall2:.1f} fps")
+    thin, _ = timed(lambda: tools["peaking"].run(frame, white_level=white, thin=True, workers=workers),
+                    max(5, repeat // 3))
+    print(f"        peaking with thinning {1000 * thin:.1f} ms")
+    return 1 / wall
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,20 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"frame tools on 1920 x 1080 RGB; cpu_count={os.cpu_count()}, load average "
           f"{os.getloadavg()[0]:.2f}; median of {args.repeat} runs")
     for bits in (10, 8):
-        frame = preview_frame(bits)
-        white = (1 << bits) - 1
-        runs = {
-            "histogram": lambda: tools["histogram"].run(frame, white_level=white),
-            "zebra": lambda: tools["zebra"].run(frame, threshold=0.95, white_level=white),
-            "peaking": lambda: tools["peaking"].run(frame, white_level=white, workers=args.workers),
-        }
-        seconds = {name: timed(run, args.repeat) for name, run in runs.items()}
-        together = timed(lambda: [run() for run in runs.values()], args.repeat)
-        parts = ", ".join(f"{name} {1000 * s:.1f} ms" for name, s in seconds.items())
-        print(f"{bits:2d}-bit: {parts}; all three {1000 * together:.1f} ms = {1 / together:.1f} fps")
-        thin = timed(lambda: tools["peaking"].run(frame, white_level=white, thin=True, workers=args.workers),
-                     max(5, args.repeat // 3))
-        print(f"        peaking with thinning {1000 * thin:.1f} ms")
+        bench_frame(tools, bits, args.repeat, args.workers)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 
@@ -240,6 +241,16 @@ def test_stripe_pattern_axis_angles_and_diagonals(width):
         diagonal[0, 0] = False  # cached patterns are read-only
 
 
+def test_stripe_pattern_uncached_equals_cached_and_the_rule(monkeypatch):
+    zebra_module = importlib.import_module("mountkit.tools.zebra")  # the package's `zebra` is the function
+
+    cached = stripe_pattern((300, 500), width=7.5, angle=-30)
+    monkeypatch.setattr(zebra_module, "CACHED_PATTERN_PIXELS", 100)
+    uncached = stripe_pattern((300, 500), width=7.5, angle=-30)
+    assert uncached is not cached and np.array_equal(uncached, cached)
+    assert np.array_equal(cached, stripes_oracle(300, 500, 7.5, -30))
+
+
 def test_zebra_leaves_input_alone_and_rejects_bad_options():
     frame = np.full((8, 8), 250, np.uint8)
     before = frame.copy()
@@ -325,6 +336,16 @@ def test_focus_contrast_of_a_ramp_and_noise_estimate():
     rng = np.random.default_rng(9)
     for sigma in (0.005, 0.03):
         assert noise_sigma(rng.normal(0.5, sigma, (500, 500)).astype(np.float32)) == pytest.approx(sigma, rel=0.05)
+
+
+def test_peaking_takes_non_finite_values_as_black():
+    _, frame = half_blurred_scene(h=64, w=128, seed=3)
+    holed = frame.copy()
+    holed[10:12, 10:12] = np.nan
+    holed[40, 100] = np.inf
+    cleaned = np.where(np.isfinite(holed), holed, 0).astype(np.float32)
+    assert np.array_equal(peaking(holed).mask, peaking(cleaned).mask)
+    assert peaking(holed).marked > 0
 
 
 def test_peaking_rejects_bad_options():

@@ -4,7 +4,8 @@ The contrast of a pixel (:func:`focus_contrast`) is the gradient magnitude of
 the luminance, in white-level units per pixel, after a light denoise:
 
 1. luminance ``Y`` (:func:`mountkit.tools.levels.luminance`), scaled so
-   black is 0 and white is 1; borders are extended by repetition;
+   black is 0 and white is 1 (NaN and infinite values taken as black);
+   borders are extended by repetition;
 2. a 3 x 3 binomial blur, ``[1, 2, 1] / 4`` along each axis (close to a
    Gaussian of sigma 0.7);
 3. Sobel derivatives, ``[-1, 0, 1] / 2`` along one axis and
@@ -115,6 +116,8 @@ def _scaled_luminance(px: Pixels) -> np.ndarray:
         y = np.multiply(px.data, np.float32(1.0 / span), dtype=np.float32)
     if lo:
         y -= np.float32(lo / span)
+    if px.data.dtype.kind == "f" and not np.isfinite(y).all():
+        np.nan_to_num(y, copy=False, nan=0.0, posinf=0.0, neginf=0.0)  # documented: non-finite is black
     return y
 
 

@@ -77,7 +77,8 @@ class Zebra:
 def stripe_pattern(shape: tuple[int, int], *, width: float = 8.0, angle: float = 45.0) -> np.ndarray:
     """The zebra stripe pattern: True on stripes (see the module documentation).
 
-    The result is cached per argument set and read-only; copy it to modify it.
+    The result is read-only (copy it to modify it); the last few patterns up
+    to :data:`CACHED_PATTERN_PIXELS` are cached, for video frames.
 
     Examples
     --------
@@ -92,22 +93,34 @@ def stripe_pattern(shape: tuple[int, int], *, width: float = 8.0, angle: float =
         raise FrameError(f"stripe width must be a positive number of pixels, got {width}")
     if not math.isfinite(angle):
         raise FrameError(f"stripe angle must be finite, got {angle}")
+    if h * w <= CACHED_PATTERN_PIXELS:
+        return _cached_stripes(h, w, width, angle % 360.0)
     return _stripes(h, w, width, angle % 360.0)
 
 
-@lru_cache(maxsize=8)
+#: Patterns up to this size (a 4K UHD frame) are cached, a few at a time.
+CACHED_PATTERN_PIXELS = 3840 * 2160
+
+
 def _stripes(h: int, w: int, width: float, angle: float) -> np.ndarray:
     a = math.radians(angle)
     # exact 0/1 at the axis angles, so 0 and 90 degrees give exact rows/columns
     s = 0.0 if angle in (0.0, 180.0) else (1.0 if angle == 90.0 else (-1.0 if angle == 270.0 else math.sin(a)))
     c = 0.0 if angle in (90.0, 270.0) else (1.0 if angle == 0.0 else (-1.0 if angle == 180.0 else math.cos(a)))
-    cols = np.arange(w, dtype=np.float64) * (s / width)
+    cols = np.arange(w, dtype=np.float64) * (s / width) + 1e-9  # keeps whole multiples on the stripe side
     rows = np.arange(h, dtype=np.float64) * (c / width)
-    # 1e-9 keeps coordinates that are whole multiples of the width on the stripe side
-    u = np.floor(rows[:, None] + cols[None, :] + 1e-9)
-    out = (u.astype(np.int64) & 1) == 0
+    out = np.empty((h, w), bool)
+    step = max(1, (1 << 20) // w)  # rows per block, so large frames need no frame-sized float64 temporaries
+    for r0 in range(0, h, step):
+        u = np.floor(rows[r0:r0 + step, None] + cols[None, :])
+        out[r0:r0 + step] = (u.astype(np.int64) & 1) == 0
     out.flags.writeable = False
     return out
+
+
+@lru_cache(maxsize=4)
+def _cached_stripes(h: int, w: int, width: float, angle: float) -> np.ndarray:
+    return _stripes(h, w, width, angle)
 
 
 def zebra_level(pixels: Pixels, measure: str = "luminance") -> np.ndarray:
