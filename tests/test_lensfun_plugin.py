@@ -10,12 +10,9 @@ import collections
 import random
 
 import lensfunpy
+import mountkit_lensfun
 import numpy as np
 import pytest
-
-import mountkit
-import mountkit_lensfun
-from mountkit import Kit, Lens, LensProfile, LensSource, NotFoundError, hookimpl
 from mountkit_lensfun import (
     bundled_database,
     find_camera,
@@ -25,6 +22,9 @@ from mountkit_lensfun import (
     lens_pattern,
     score_lens,
 )
+
+import mountkit
+from mountkit import Kit, Lens, LensProfile, LensSource, NotFoundError, hookimpl
 
 F32 = np.float32
 

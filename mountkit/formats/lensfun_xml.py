@@ -63,9 +63,8 @@ from types import MappingProxyType
 from xml.etree import ElementTree as _StdET
 
 import defusedxml.ElementTree as SafeET
-from defusedxml.common import DefusedXmlException
-
 import numpy as np
+from defusedxml.common import DefusedXmlException
 
 from ..errors import ProfileError
 from ..hardware import Camera, Mount
@@ -141,8 +140,8 @@ _ATTRS = {
     "real-focal-length": {"focal", "real-focal"},
 }
 
-_LENSFUN_SPACE = " \t\n\r"
-_F32 = struct.Struct("f")  # what database.cpp strips from the start of a text
+_LENSFUN_SPACE = " \t\n\r"  # what database.cpp strips from the start of a text
+_F32 = struct.Struct("f")
 
 
 # -- lensfun's lens-name parsing and parameter guess ---------------------------------------------
@@ -799,8 +798,9 @@ def _convert(parsers: list[_Parser], replaced_extra: Iterable[str] = ()) -> Lens
             if c.model == "none":
                 continue
             names = MODEL_PARAMS[(c.kind, c.model)]
-            cals.append(Calibration(kind=c.kind, model=c.model, focal=c.focal,
-                                    params=dict(zip(names, c.terms)), aperture=c.aperture, distance=c.distance))
+            params = dict(zip(names, c.terms[:len(names)], strict=True))
+            cals.append(Calibration(kind=c.kind, model=c.model, focal=c.focal, params=params,
+                                    aperture=c.aperture, distance=c.distance))
         profile = LensProfile(crop_factor=r.crop, aspect_ratio=r.aspect, center=r.center, calibrations=tuple(cals),
                               provenance=r.provenance, source=r.source)
         lens = Lens(maker=r.maker.default or "", model=r.model.default, mounts=tuple(r.mounts),
@@ -1062,7 +1062,7 @@ def _write_lens(root, lens: Lens, ex: LensfunExtras | None, maker_names, languag
         if c.kind == "vignetting":
             attrs["aperture"] = _fmt(c.aperture)
             attrs["distance"] = _fmt(c.distance)
-        defaults = dict(zip(names, _TERM_DEFAULTS[c.kind]))
+        defaults = dict(zip(names, _TERM_DEFAULTS[c.kind][:len(names)], strict=True))
         for n in names:
             attrs[n] = _fmt(c.params.get(n, defaults[n]))
         _sub(cal_el, c.kind, **attrs)
