@@ -372,6 +372,12 @@ class MeanTool:
         return {"mean": float(data.mean()), "white_level": white_level, "overlay": overlay}
 
 
+class BrokenTool:
+    @mountkit.hookimpl
+    def mountkit_register_frame_tools(self, register):
+        register(FrameTool("broken", lambda frame: 1 / 0))
+
+
 def test_builtin_tools_are_registered_through_the_hook():
     kit = mountkit.Kit(entry_points=False)
     tools = kit.frame_tools()
@@ -498,6 +504,8 @@ def test_inspect_reports_errors_clearly(tmp_path):
     assert unknown.exit_code == 1 and "no frame tool matches 'sharpness'" in unknown.output
     bad = invoke([str(tmp_path / "f.npy"), "--peaking", "--sensitivity", "2"])
     assert bad.exit_code == 1 and "sensitivity" in bad.output
+    broken = invoke([str(tmp_path / "f.npy"), "--tool", "broken"], BrokenTool())
+    assert broken.exit_code == 1 and "frame tool 'broken' failed: ZeroDivisionError" in broken.output
     (tmp_path / "f.xyz").write_bytes(b"x")
     odd = invoke([str(tmp_path / "f.xyz")])
     assert odd.exit_code == 1 and "no frame format can read .xyz" in odd.output

@@ -174,6 +174,9 @@ def inspect(frame: Path, do_histogram: bool, zebra: float | None, skin: float | 
         missing = [name for name in wanted if name not in tools]
         if missing:
             raise NotFoundError("frame tool", missing[0], list(tools))
+        for out in (output, histogram_plot):
+            if out is not None and out.exists() and not overwrite:
+                raise MountkitError(f"{out}: already exists; pass --overwrite to replace it")
 
         from .frame_reading import read_frame
 
@@ -184,7 +187,12 @@ def inspect(frame: Path, do_histogram: bool, zebra: float | None, skin: float | 
             for key, value in (("white_level", white_level), ("black_level", black_level)):
                 if value is not None and _accepts(run, key):
                     options[key] = value
-            result = run(data, **options)
+            try:
+                result = run(data, **options)
+            except MountkitError:
+                raise
+            except Exception as exc:  # a plugin's tool may raise anything: name it
+                raise MountkitError(f"frame tool {name!r} failed: {type(exc).__name__}: {exc}") from exc
             if not isinstance(result, dict):
                 raise MountkitError(f"frame tool {name!r} returned {type(result).__name__}, not a dict")
             results[name] = result
