@@ -121,21 +121,29 @@ def _scaled_luminance(px: Pixels) -> np.ndarray:
     return y
 
 
+#: The kernels below sum to 128 times the normalised derivative:
+#: 1/16 binomial * 1/2 difference * 1/4 smoothing.
+_GRADIENT_SCALE = 128.0
+
+
+def _smooth3(a: np.ndarray, axis: int) -> np.ndarray:
+    """``[1, 2, 1]`` along ``axis`` ('valid': two samples shorter)."""
+    if axis == 1:
+        out = a[:, 1:-1] * np.float32(2)
+        out += a[:, :-2]
+        out += a[:, 2:]
+    else:
+        out = a[1:-1] * np.float32(2)
+        out += a[:-2]
+        out += a[2:]
+    return out
+
+
 def _gradients(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient components of the centre of ``p``, which has a 2-pixel margin on every side."""
-    t = p[:, :-2] + p[:, 2:]
-    t += 2 * p[:, 1:-1]                      # binomial along x
-    b = t[:-2] + t[2:]
-    b += 2 * t[1:-1]                         # binomial along y: (H+2, W+2)
-    d = b[:, 2:] - b[:, :-2]                 # x difference: (H+2, W)
-    gx = d[:-2] + d[2:]
-    gx += 2 * d[1:-1]                        # smoothed along y: (H, W)
-    d = b[2:] - b[:-2]                       # y difference: (H, W+2)
-    gy = d[:, :-2] + d[:, 2:]
-    gy += 2 * d[:, 1:-1]
-    norm = np.float32(1.0 / 128.0)           # 1/16 binomial * 1/2 difference * 1/4 smoothing
-    gx *= norm
-    gy *= norm
+    """Gradient components, times :data:`_GRADIENT_SCALE`, of the centre of ``p`` (2-pixel margins)."""
+    b = _smooth3(_smooth3(p, 1), 0)          # binomial 3x3: (H+2, W+2)
+    gx = _smooth3(b[:, 2:] - b[:, :-2], 0)   # x difference, smoothed along y: (H, W)
+    gy = _smooth3(b[2:] - b[:-2], 1)         # y difference, smoothed along x: (H, W)
     return gx, gy
 
 
@@ -152,9 +160,11 @@ def _contrast_squared(y: np.ndarray, workers: int, directions: bool
         if grads is not None:
             grads[0][r0:r1] = gx
             grads[1][r0:r1] = gy
-        np.multiply(gx, gx, out=m2[r0:r1])
+        out = m2[r0:r1]
+        np.multiply(gx, gx, out=out)
         gy *= gy
-        m2[r0:r1] += gy
+        out += gy
+        out *= np.float32(1.0 / _GRADIENT_SCALE**2)
 
     _in_row_strips(strip, h, workers)
     return m2, grads
