@@ -257,3 +257,20 @@ def test_atomic_output_commits_refuses_and_cleans_up(tmp_path):
     left = tmp_path / f".never.tif.deadbeef{PART_SUFFIX}"
     left.write_bytes(b"x")
     assert partial_files(tmp_path / "never.tif") == [left]
+
+
+def test_16bit_colour_png_is_refused_not_truncated(tmp_path):
+    import zlib
+
+    h, w = 4, 5
+    a = (np.arange(h * w * 3).reshape(h, w, 3) * 1000).astype(">u2")
+    raw = b"".join(b"\0" + a[i].tobytes() for i in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    (tmp_path / "rgb16.png").write_bytes(png)
+    with pytest.raises(FrameError, match="16-bit colour PNG"):
+        read_image(tmp_path / "rgb16.png")

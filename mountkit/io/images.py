@@ -25,6 +25,8 @@ _DIRECT = {"L": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "LA": np.uint8, "I;
 def read_image(path: str | os.PathLike) -> Frame:
     """Read a PNG or JPEG file as a :class:`Frame` (8-bit, or 16-bit greyscale PNG).
 
+    16-bit colour PNGs are refused (see :func:`_refuse_16bit_colour_png`).
+
     Raises
     ------
     FrameError
@@ -34,6 +36,7 @@ def read_image(path: str | os.PathLike) -> Frame:
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
+    _refuse_16bit_colour_png(p)
     try:
         with Image.open(p) as im:
             fmt = im.format
@@ -69,6 +72,23 @@ def read_image(path: str | os.PathLike) -> Frame:
     white = float(np.iinfo(data.dtype).max)
     return Frame(data=np.ascontiguousarray(data), metadata={"FileFormat": fmt or p.suffix.lstrip(".").upper()},
                  white_level=white, black_level=0.0, linear=False, path=str(p))
+
+
+def _refuse_16bit_colour_png(p: Path) -> None:
+    """Pillow reads 16-bit RGB(A) PNGs as 8-bit; refuse them rather than lose the low bits silently.
+
+    PNG IHDR (PNG spec section 11.2.2): bit depth at byte 24, colour type at
+    byte 25 (2 = RGB, 6 = RGBA, 4 = grey + alpha).
+    """
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(26)
+    except OSError:
+        return
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[12:16] == b"IHDR":
+        if head[24] == 16 and head[25] in (2, 4, 6):
+            raise FrameError(f"{p}: 16-bit colour PNG files are not supported (Pillow would keep only 8 bits); "
+                             "convert it to a 16-bit TIFF first")
 
 
 def write_jpeg(path: str | os.PathLike, frame: Frame, *, quality: int = 95) -> None:
