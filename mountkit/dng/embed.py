@@ -215,8 +215,9 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 
 def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opcodes: Sequence[Opcode], *,
-                      replace: bool = False, bump_version: bool = True, new_unique_id: bool = True) -> EmbedResult:
-    """Write ``opcodes`` as the OpcodeList3 of the raw image of ``source``, into ``output``.
+                      replace: bool = False, bump_version: bool = True, new_unique_id: bool = True,
+                      list_number: int = 3) -> EmbedResult:
+    """Write ``opcodes`` as the OpcodeList3 (or ``list_number``) of the raw image of ``source``, into ``output``.
 
     Parameters
     ----------
@@ -232,6 +233,8 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
     new_unique_id : bool
         Replace RawDataUniqueID, when present, by an identifier derived from
         the old one and the new list (default).
+    list_number : int
+        Which list to write: 3 (default), or 2 / 1.
 
     Returns
     -------
@@ -246,6 +249,10 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
         the read-back checks.
     """
     src, dst = os.fspath(source), os.fspath(output)
+    if list_number not in OPCODE_LIST_TAGS:
+        raise FrameError(f"opcode list number must be 1, 2 or 3, got {list_number!r}")
+    tag = OPCODE_LIST_TAGS[list_number]
+    name = f"OpcodeList{list_number}"
     if os.path.exists(dst) and os.path.samefile(src, dst):
         raise FrameError(f"{dst}: the output must be a new file; mountkit never modifies its input")
     info = read_opcode_lists(src)
@@ -259,17 +266,17 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
     result = EmbedResult(source=src, output=dst, opcodes=tuple(opcodes))
     blob = serialise_opcode_list(opcodes)
 
-    existing = next((e for e in raw.entries if e.tag == TAG_OPCODE_LIST3), None)
+    existing = next((e for e in raw.entries if e.tag == tag), None)
     if existing is not None and existing.type not in (1, 7):
         # counts are in bytes only for BYTE/UNDEFINED; anything else is rewritten as a new UNDEFINED value
-        raise FrameError(f"{src}: the OpcodeList3 entry has TIFF type {existing.type}, not UNDEFINED (7) or BYTE (1); "
+        raise FrameError(f"{src}: the {name} entry has TIFF type {existing.type}, not UNDEFINED (7) or BYTE (1); "
                          "mountkit does not edit such a file")
-    if existing is not None or 3 in info.errors:
-        old = info.lists.get(3)
+    if existing is not None or list_number in info.errors:
+        old = info.lists.get(list_number)
         if not replace:
             what = (f"{len(old)} opcode(s): " + ", ".join(op.label for op in old)) if old is not None else \
                 "a malformed list"
-            raise FrameError(f"{src}: the raw image already has an OpcodeList3 ({what}); pass replace=True "
+            raise FrameError(f"{src}: the raw image already has an {name} ({what}); pass replace=True "
                              "(--replace) to replace it, rather than correcting twice")
         result.replaced = old
 
@@ -285,7 +292,7 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
     if new_unique_id and uid is not None and uid.nbytes() == 16:
         (at,) = struct.unpack(tiff.bo + "I", uid.field)
         old_id = data[at:at + 16]
-        new_id = hashlib.md5(b"mountkit OpcodeList3\0" + old_id + blob).digest()
+        new_id = hashlib.md5(b"mountkit " + name.encode() + b"\0" + old_id + blob).digest()
         ed.patch(at, new_id)
         result.changes.append(f"RawDataUniqueID {old_id.hex()} -> {new_id.hex()} (the opcode lists changed)")
 
@@ -296,24 +303,24 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
         if old_n > 4 and len(blob) <= old_n:
             ed.patch(old_at, blob + b"\0" * (old_n - len(blob)))
             ed.patch(existing.pos + 4, struct.pack(tiff.bo + "I", len(blob)))
-            result.changes.append(f"OpcodeList3 rewritten in place at offset {old_at} ({len(blob)} of "
+            result.changes.append(f"{name} rewritten in place at offset {old_at} ({len(blob)} of "
                                   f"{old_n} bytes; the rest zeroed)")
         else:
             at = ed.append(blob)
             ed.patch(existing.pos + 4, struct.pack(tiff.bo + "II", len(blob), at))
-            result.changes.append(f"OpcodeList3 appended at offset {at} ({len(blob)} bytes); entry of "
+            result.changes.append(f"{name} appended at offset {at} ({len(blob)} bytes); entry of "
                                   f"{raw.path} updated")
     else:
         at = ed.append(blob)
-        new_entry = struct.pack(tiff.bo + "HHI", TAG_OPCODE_LIST3, 7, len(blob)) + ed.u32(at)
-        rows = [(e.tag, bytes(ed.buf[e.pos:e.pos + 12])) for e in raw.entries] + [(TAG_OPCODE_LIST3, new_entry)]
+        new_entry = struct.pack(tiff.bo + "HHI", tag, 7, len(blob)) + ed.u32(at)
+        rows = [(e.tag, bytes(ed.buf[e.pos:e.pos + 12])) for e in raw.entries] + [(tag, new_entry)]
         rows.sort(key=lambda r: r[0])
         nxt = bytes(ed.buf[raw.next_pos:raw.next_pos + 4])
         ifd_bytes = struct.pack(tiff.bo + "H", len(rows)) + b"".join(r for _, r in rows) + nxt
         new_ifd = ed.append(ifd_bytes)
         ed.patch(raw.pointer_pos, ed.u32(new_ifd))
-        result.changes.append(f"OpcodeList3 appended at offset {at} ({len(blob)} bytes)")
-        result.changes.append(f"{raw.path} copied to offset {new_ifd} with the OpcodeList3 entry added; its "
+        result.changes.append(f"{name} appended at offset {at} ({len(blob)} bytes)")
+        result.changes.append(f"{raw.path} copied to offset {new_ifd} with the {name} entry added; its "
                               f"pointer at offset {raw.pointer_pos} updated (the old copy at {raw.offset} is "
                               "left unreferenced)")
     out = bytes(ed.buf)
@@ -321,7 +328,7 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
     result.changed_ranges = _merge(ed.ranges)
     _check_untouched(data, out, result.changed_ranges, src)
     _write_atomic(dst, out)
-    _check_readback(src, dst, blob, info)
+    _check_readback(src, dst, blob, info, list_number)
     return result
 
 
@@ -347,10 +354,10 @@ def _check_untouched(before: bytes, after: bytes, ranges: list[tuple[int, int]],
         raise FrameError(f"{src}: internal error, the edit changed bytes outside the recorded ranges; nothing written")
 
 
-def _check_readback(src: str, dst: str, blob: bytes, before) -> None:
+def _check_readback(src: str, dst: str, blob: bytes, before, list_number: int) -> None:
     after = read_opcode_lists(dst)
-    ok = 3 in after.lists and after.lists[3].to_bytes() == blob
-    for n in (1, 2):
+    ok = list_number in after.lists and after.lists[list_number].to_bytes() == blob
+    for n in {1, 2, 3} - {list_number}:
         if (n in before.lists) != (n in after.lists) or (
                 n in before.lists and before.lists[n].to_bytes() != after.lists[n].to_bytes()):
             ok = False
