@@ -47,10 +47,11 @@ def _write_png(path, frame, **_options):
     write_png(path, frame)
 
 
-def _read_raw(path, *, raw_mode: str = "rgb", raw_colour: str = "camera", demosaic: str = "AHD", **_options):
+def _read_raw(path, *, raw_mode: str = "rgb", raw_colour: str = "camera", demosaic: str = "AHD",
+              prepare_cfa=None, **_options):
     from .raw import read_raw
 
-    return read_raw(path, mode=raw_mode, colour=raw_colour, demosaic=demosaic)
+    return read_raw(path, mode=raw_mode, colour=raw_colour, demosaic=demosaic, prepare_cfa=prepare_cfa)
 
 
 FORMATS = (

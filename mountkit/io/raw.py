@@ -60,7 +60,7 @@ def cfa_pattern(raw) -> str:
 
 
 def read_raw(path: str | os.PathLike, *, mode: str = "rgb", colour: str = "camera",
-             demosaic: str = "AHD") -> Frame:
+             demosaic: str = "AHD", prepare_cfa=None) -> Frame:
     """Read a DNG or camera raw file as a linear :class:`Frame`.
 
     Parameters
@@ -74,6 +74,11 @@ def read_raw(path: str | os.PathLike, *, mode: str = "rgb", colour: str = "camer
     demosaic : str
         LibRaw demosaicing algorithm name (``"AHD"``, ``"LINEAR"``, ``"VNG"``,
         ``"PPG"``, ``"DHT"``, ``"AAHD"``...).
+    prepare_cfa : callable, optional
+        ``prepare_cfa(mosaic, {"black": ..., "white": ...})`` may modify the
+        visible raw mosaic (uint16, in place) before it is demosaiced or
+        returned; ``black`` is the black level of every pixel.  Used to apply
+        a DNG's OpcodeList2 GainMaps (:mod:`mountkit.dng.apply`).
 
     Returns
     -------
@@ -103,6 +108,10 @@ def read_raw(path: str | os.PathLike, *, mode: str = "rgb", colour: str = "camer
                     "RawColour": colour if mode == "rgb" else "cfa",
                     "RawSize": (int(raw.sizes.width), int(raw.sizes.height))}
             black = float(np.mean(blacks))
+            if prepare_cfa is not None:
+                visible = raw.raw_image_visible
+                per_pixel = np.asarray(blacks, dtype=np.float32)[np.asarray(raw.raw_colors_visible)]
+                prepare_cfa(visible, {"black": per_pixel, "white": white})
             if mode == "cfa":
                 data = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
                 return Frame(data=data, metadata=meta, white_level=white, black_level=black, linear=True,
