@@ -530,14 +530,22 @@ def correct_file(src: str | os.PathLike, dest: str | os.PathLike, settings: File
         out_frame = replace(frame, data=out, white_level=full, black_level=0.0, linear=not encode, metadata={})
         record = make_record(src, cor, s, frame, linear_out=not encode, dtype=dtype, version=mountkit.__version__)
         fmt = format_for(dest, kit, writing=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(dest, overwrite=s.overwrite) as tmp:
-            fmt.write(tmp, out_frame, quality=s.jpeg_quality)
-            notes = write_metadata(tmp, source=src, record=record, software=f"mountkit {mountkit.__version__}")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(dest, overwrite=s.overwrite) as tmp:
+                fmt.write(tmp, out_frame, quality=s.jpeg_quality)
+                notes = write_metadata(tmp, source=src, record=record,
+                                       software=f"mountkit {mountkit.__version__}")
+        except OSError as exc:
+            return FileResult(src, dest, "failed", f"{src}: cannot write {dest}: {exc.strerror or exc}",
+                              time.perf_counter() - t0)
         return FileResult(src, dest, "ok", "", time.perf_counter() - t0, record, tuple(cor_notes) + tuple(notes))
     except MountkitError as exc:
         return FileResult(src, dest, "failed", str(exc), time.perf_counter() - t0)
-    except (OSError, MemoryError, ValueError) as exc:
+    except MemoryError:
+        return FileResult(src, dest, "failed", f"{src}: out of memory; use fewer workers (-j 1)",
+                          time.perf_counter() - t0)
+    except Exception as exc:  # a library failing on this file must not stop the batch
         return FileResult(src, dest, "failed", f"{src}: {type(exc).__name__}: {exc}", time.perf_counter() - t0)
 
 

@@ -336,6 +336,7 @@ def test_bad_files_fail_alone_and_the_batch_goes_on(tmp_path, kit):
     for name in ("truncated.dng", "empty.jpg", "text.tif", "blocked.tif"):
         assert status[name].status == "failed", name
         assert name in status[name].message
+    assert "cannot write" in status["blocked.tif"].message
     assert report.exit_code == 1
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["good.jpg"]
 
