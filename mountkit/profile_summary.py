@@ -60,7 +60,7 @@ class Body:
 
 
 #: The body mountkit was made for: the 1-inch IMX989 of the Xiaomi 12S Ultra Concept (8192 x 6144 at 1.6 um).
-ONE_INCH = Body("1-inch 13.1 x 9.8 mm, 8192 x 6144 (Xiaomi 12S Ultra Concept)", 13.1072, 9.8304, 8192, 6144)
+ONE_INCH = Body("1-inch 13.1 x 9.8 mm, 8192 x 6144", 13.1072, 9.8304, 8192, 6144)
 #: A full-frame body (36 x 24 mm, 24 MP).
 FULL_FRAME = Body("full frame 36 x 24 mm, 6000 x 4000", 36.0, 24.0, 6000, 4000)
 DEFAULT_BODIES = (ONE_INCH, FULL_FRAME)
@@ -96,11 +96,14 @@ def distortion_percent(model, params: Mapping[str, float], profile: LensProfile,
     t = np.asarray(t, float)
     x, y = _diagonal(profile, body, t, quadrant)
     xd, yd = model.distort(x, y, params)
-    # magnification at the centre, measured along the same direction
-    ex, ey = _diagonal(profile, body, np.array([1e-6]), quadrant)
-    cx, cy = model.distort(ex, ey, params)
+    # magnification at the centre, along the same direction (central difference for non-radial models)
     x0, y0 = model.distort(np.array([0.0]), np.array([0.0]), params)
-    m0 = float(np.hypot(cx - x0, cy - y0)[0] / np.hypot(ex, ey)[0])
+    if getattr(model, "is_radial", False):
+        m0 = float(np.asarray(model.radial_factor(np.array([0.0]), params), float)[0])
+    else:
+        ex, ey = _diagonal(profile, body, np.array([1e-5, -1e-5]), quadrant)
+        px, py = model.distort(ex, ey, params)
+        m0 = float(np.hypot(px[0] - px[1], py[0] - py[1]) / np.hypot(ex[0] - ex[1], ey[0] - ey[1]))
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = 100.0 * (np.hypot(xd - x0, yd - y0) / (m0 * np.hypot(x, y)) - 1.0)
     return np.where(t > 0, pct, 0.0)

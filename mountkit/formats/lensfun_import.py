@@ -148,7 +148,9 @@ def _v2_to_v1(root, source: str, warnings: list[str]) -> tuple[bytes, list[_Lens
         crop, aspect = 1.0, 1.5
         head = []
         blocks = []
-        comments = [c.text.strip() for c in el.iter() if _is_comment(c) and c.text and c.text.strip()]
+        lens_comments = [c.text.strip() for child in el if child.tag != "calibration"
+                         for c in ([child] if _is_comment(child) else child.iter())
+                         if _is_comment(c) and c.text and c.text.strip()]
         for child in el:
             if _is_comment(child):
                 continue
@@ -161,6 +163,7 @@ def _v2_to_v1(root, source: str, warnings: list[str]) -> tuple[bytes, list[_Lens
             elif child.tag not in ("cropfactor", "aspect-ratio"):
                 head.append(child)
         groups: dict[tuple[float, float], list] = {}
+        group_comments: dict[tuple[float, float], list[str]] = {}
         for b in blocks:
             for name, value in b.attrib.items():
                 if name == "cropfactor":
@@ -172,6 +175,8 @@ def _v2_to_v1(root, source: str, warnings: list[str]) -> tuple[bytes, list[_Lens
                                        source=source, field=f"{path}/calibration/@{name}")
             groups.setdefault((crop, aspect), []).extend(
                 c for c in b if not _is_comment(c) and isinstance(c.tag, str))
+            group_comments.setdefault((crop, aspect), []).extend(
+                c.text.strip() for c in b.iter() if _is_comment(c) and c.text and c.text.strip())
         if not groups:
             groups[(crop, aspect)] = []
         crops = [c for c, _ in groups]
@@ -196,7 +201,7 @@ def _v2_to_v1(root, source: str, warnings: list[str]) -> tuple[bytes, list[_Lens
                         StdET.SubElement(cal, "real-focal-length", {"focal": e.get("focal", ""), "real-focal": real})
             maker = next((_text(h) for h in head if h.tag == "maker" and "lang" not in h.attrib), "")
             model = next((_text(h) for h in head if h.tag == "model" and "lang" not in h.attrib), "")
-            notes.append(_LensNotes(maker, model, gcrop, comments))
+            notes.append(_LensNotes(maker, model, gcrop, lens_comments + group_comments.get((gcrop, gaspect), [])))
     return StdET.tostring(out, encoding="utf-8"), notes
 
 
