@@ -55,14 +55,10 @@ def mountkit_register_commands(cli):
 
 
 def _kit(ctx: click.Context):
-    """The kit of the root command when it made one, else a new one."""
-    obj = ctx.find_root().obj
-    kit = getattr(obj, "kit", None) or (obj.get("kit") if isinstance(obj, dict) else None)
-    if kit is None:
-        from .kit import Kit
+    """The kit of this ``mountkit`` invocation (:func:`mountkit.cli.get_kit`)."""
+    from .cli import get_kit
 
-        kit = Kit()
-    return kit
+    return get_kit()
 
 
 def _console(stderr: bool = False):
