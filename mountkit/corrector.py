@@ -43,7 +43,7 @@ KINDS = ("vignetting", "tca", "distortion")
 #: Focus distance assumed when none is given (m): lensfunpy's default.
 DEFAULT_DISTANCE = 1000.0
 #: Points evaluated per block when whole maps are computed.
-BLOCK_PIXELS = 1 << 20
+BLOCK_PIXELS = 1 << 16
 
 
 def _positive(value, what: str) -> float:

@@ -73,19 +73,55 @@ def kernel_weights(t: np.ndarray, interpolation: str) -> list[np.ndarray]:
     if interpolation == "bilinear":
         return [1.0 - t, t]
     if interpolation == "bicubic":
+        # OpenCV's interpolateCubic, written with fewer temporaries
         a = np.float32(CUBIC_A)
-        t1 = t + 1.0
-        u = 1.0 - t
-        w0 = ((a * t1 - 5.0 * a) * t1 + 8.0 * a) * t1 - 4.0 * a
-        w1 = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-        w2 = ((a + 2.0) * u - (a + 3.0)) * u * u + 1.0
-        w3 = 1.0 - w0 - w1 - w2
+        t1 = t + np.float32(1.0)
+        w0 = a * t1 - np.float32(5.0) * a
+        w0 *= t1
+        w0 += np.float32(8.0) * a
+        w0 *= t1
+        w0 -= np.float32(4.0) * a
+        w1 = (a + np.float32(2.0)) * t - (a + np.float32(3.0))
+        w1 *= t
+        w1 *= t
+        w1 += np.float32(1.0)
+        u = np.float32(1.0) - t
+        w2 = (a + np.float32(2.0)) * u - (a + np.float32(3.0))
+        w2 *= u
+        w2 *= u
+        w2 += np.float32(1.0)
+        w3 = np.float32(1.0) - w0
+        w3 -= w1
+        w3 -= w2
         return [w0, w1, w2, w3]
     if interpolation == "lanczos3":
-        ws = [np.sinc(d) * np.sinc(d / 3.0) for d in (t.astype(np.float64) - k for k in TAPS["lanczos3"])]
+        # L(t - k) = 3 sin(pi (t-k)) sin(pi (t-k) / 3) / (pi (t-k))^2, with sin(pi (t-k)) = (-1)^k sin(pi t)
+        # and sin(pi (t-k)/3) by angle addition (OpenCV's trick for INTER_LANCZOS4), then normalised
+        td = t.astype(np.float64)
+        tiny = td < np.finfo(np.float32).eps
+        safe = np.where(tiny, 0.5, td)
+        s1 = np.sin(np.pi * safe)
+        s3 = np.sin(np.pi / 3.0 * safe)
+        c3 = np.cos(np.pi / 3.0 * safe)
+        ws = []
+        for k in TAPS["lanczos3"]:
+            num = (-1.0) ** k * 3.0 * s1 * (s3 * np.cos(np.pi * k / 3.0) - c3 * np.sin(np.pi * k / 3.0))
+            d = safe - k
+            ws.append(num / (np.pi * np.pi * d * d))
         total = sum(ws)
-        return [(w / total).astype(np.float32) for w in ws]
+        out = []
+        for k, w in zip(TAPS["lanczos3"], ws):
+            w = w / total
+            out.append(np.where(tiny, 1.0 if k == 0 else 0.0, w).astype(np.float32))
+        return out
     raise ValueError(f"unknown interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}")
+
+
+def _clamp(a: np.ndarray, hi: int) -> np.ndarray:
+    """Clamp integer indices to [0, hi] in place (edge replication)."""
+    np.maximum(a, 0, out=a)
+    np.minimum(a, hi, out=a)
+    return a
 
 
 def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation: str = "bicubic",
@@ -136,9 +172,11 @@ def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation
     y = np.where(valid, my, 0).astype(ftype, copy=False)
     flat = src.ravel()
     if interpolation == "nearest":
-        ix = np.clip(np.rint(x).astype(np.intp), 0, w - 1)
-        iy = np.clip(np.rint(y).astype(np.intp), 0, h - 1)
-        val = flat.take(iy * w + ix)
+        ix = _clamp(np.rint(x).astype(np.intp), w - 1)
+        iy = _clamp(np.rint(y).astype(np.intp), h - 1)
+        iy *= w
+        iy += ix
+        val = flat.take(iy)
     else:
         fx = np.floor(x)
         fy = np.floor(y)
@@ -147,14 +185,22 @@ def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation
         ix = fx.astype(np.intp)
         iy = fy.astype(np.intp)
         taps = TAPS[interpolation]
-        cols = [np.clip(ix + k, 0, w - 1) for k in taps]
+        cols = [_clamp(ix + k, w - 1) for k in taps]
         val = np.zeros(mx.shape, dtype=np.float32)
+        acc = np.empty(mx.shape, dtype=np.float32)
+        tmp = np.empty(mx.shape, dtype=np.float32)
+        idx = np.empty(mx.shape, dtype=np.intp)
         for l_, wyl in zip(taps, wy):
-            row = np.clip(iy + l_, 0, h - 1) * w
-            acc = np.zeros(mx.shape, dtype=np.float32)
+            row = _clamp(iy + l_, h - 1)
+            row *= w
+            acc.fill(0.0)
             for col, wxk in zip(cols, wx):
-                acc += wxk * flat.take(row + col)
-            val += wyl * acc
+                np.add(row, col, out=idx)
+                flat.take(idx, out=tmp)
+                tmp *= wxk
+                acc += tmp
+            acc *= wyl
+            val += acc
     np.copyto(out, np.where(valid, val, np.float32(fill)), casting="unsafe")
     return out
 
