@@ -207,6 +207,7 @@ class FileSettings:
     raw_colour: str = "camera"
     demosaic: str = "AHD"
     overwrite: bool = False
+    embedded: Any = None  # mountkit.dng.apply.EmbeddedPlan: the file's opcode lists and what of them is applied
     why: tuple[tuple[str, str], ...] = ()
 
     def reason(self, key: str) -> str:
@@ -224,6 +225,7 @@ class Options:
     aperture: float | None = None
     distance: float | None = None
     corrections: tuple[str, ...] | None = None
+    embedded: str | None = None  # DNG opcode lists: auto | embedded | profile | both | none (mountkit.dng.apply)
     linear: bool | None = None
     scale: float | str | None = None
     vignetting_strength: float | None = None
@@ -263,6 +265,15 @@ def resolve(job: Job, options: Options, *, kit=None, metadata: Mapping[str, Any]
     defaults, override = sidecars.settings_for(job.input, job.root)
     folder = job.input.parent
     why: dict[str, str] = {}
+    emb = _embedded_plan(job, options, md, override, defaults)
+    if emb is not None and not emb.use_profile:
+        from .dng.apply import embedded_settings
+
+        return FileSettings(**embedded_settings(emb), corrections=options.corrections or ALL_CORRECTIONS,
+                            linear=options.linear, interpolation=options.interpolation,
+                            output_format=options.output_format, jpeg_quality=options.jpeg_quality,
+                            raw_colour=options.raw_colour, demosaic=options.demosaic, overwrite=options.overwrite,
+                            embedded=emb, why=(("lens", f"embedded corrections: {emb.reason}"),))
 
     def pick(key: str, from_metadata: tuple[Any, str] | None = None):
         """(value, reason) by precedence, or (None, "")."""
@@ -363,7 +374,19 @@ def resolve(job: Job, options: Options, *, kit=None, metadata: Mapping[str, Any]
         scale=1.0 if scale is None else scale, vignetting_strength=1.0 if strength is None else float(strength),
         interpolation=options.interpolation, output_format=options.output_format,
         jpeg_quality=options.jpeg_quality, raw_colour=options.raw_colour, demosaic=options.demosaic,
-        overwrite=options.overwrite, why=tuple(why.items()))
+        overwrite=options.overwrite, embedded=emb, why=tuple(why.items()))
+
+
+def _embedded_plan(job, options, md, override, defaults):
+    """The file's DNG opcode lists and the --corrections policy's decision (None when irrelevant)."""
+    from .dng.apply import plan_embedded
+
+    policy = options.embedded or "auto"
+    carries = job.input.suffix.lower() in (".dng", ".gpr") or any(md.get(f"OpcodeList{n}") for n in (1, 2, 3))
+    if not carries and policy in ("auto", "profile"):
+        return None
+    explicit = bool(options.lens) or "lens" in override or "lens" in defaults
+    return plan_embedded(job.input, policy, explicit_profile=explicit, kinds=options.corrections or ALL_CORRECTIONS)
 
 
 def _pick_lens(job, options, kit, md, override, defaults, camera, crop) -> tuple[Lens, str]:
@@ -499,7 +522,8 @@ def correct_file(src: str | os.PathLike, dest: str | os.PathLike, settings: File
             return FileResult(src, dest, "failed", f"{dest}: already exists; pass --overwrite to replace it",
                               time.perf_counter() - t0)
         kit = _worker_kit()
-        frame = read_frame(src, kit, raw_mode="rgb", raw_colour=s.raw_colour, demosaic=s.demosaic)
+        frame = read_frame(src, kit, raw_mode="rgb", raw_colour=s.raw_colour, demosaic=s.demosaic,
+                           **(s.embedded.read_options() if s.embedded is not None else {}))
         linear_in = frame.linear if s.linear is None else s.linear
         frame = replace(frame, linear=linear_in)
         data = frame.data
@@ -512,7 +536,12 @@ def correct_file(src: str | os.PathLike, dest: str | os.PathLike, settings: File
         x = to_unit_float(colour, frame.white_level, frame.black_level)
         if not linear_in:
             x = srgb_to_linear(np.clip(x, 0.0, 1.0))
-        cor, cor_notes = _corrector(kit, s, (w, h), s.corrections)
+        if s.embedded is not None:  # DNG opcode lists, alone or stacked with the profile (mountkit.dng.apply)
+            cor, cor_notes = s.embedded.corrector_for(kit, (w, h), lambda: _corrector(kit, s, (w, h), s.corrections),
+                                                      interpolation=s.interpolation)
+            cor_notes = tuple(cor_notes) + s.embedded.notes
+        else:
+            cor, cor_notes = _corrector(kit, s, (w, h), s.corrections)
         y = cor.apply(x)
         if alpha is not None:
             geometric = tuple(c for c in s.corrections if c != "vignetting")
@@ -572,6 +601,8 @@ def make_record(src: Path, cor, s: FileSettings, frame, *, linear_out: bool, dty
         "linear": linear_out,
         "output_dtype": str(dtype),
     }
+    if s.embedded is not None:
+        rec["embedded"] = s.embedded.describe()
     if frame.metadata.get("FileFormat") == "RAW":
         rec["raw"] = {"colour": s.raw_colour, "demosaic": s.demosaic,
                       "black_levels": frame.metadata.get("RawBlackLevels"),

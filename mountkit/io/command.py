@@ -16,13 +16,17 @@ import click
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+_POLICIES = ("auto", "embedded", "profile", "both", "none")  # DNG opcode lists, see mountkit.dng.apply
+
+
 def _corrections(ctx, param, value):
     if value is None:
         return None
     items = tuple(v.strip() for v in value.split(",") if v.strip())
-    bad = [v for v in items if v not in ("distortion", "tca", "vignetting")]
-    if bad or not items:
-        raise click.BadParameter(f"use a comma-separated list of distortion, tca, vignetting (got {value!r})")
+    bad = [v for v in items if v not in ("distortion", "tca", "vignetting") + _POLICIES]
+    if bad or not items or sum(v in _POLICIES for v in items) > 1:
+        raise click.BadParameter(f"use a comma-separated list of distortion, tca, vignetting and at most one of "
+                                 f"{', '.join(_POLICIES)} (got {value!r})")
     return items
 
 
@@ -53,7 +57,9 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--aperture", type=_POSITIVE, help="f-number (needed for vignetting).")
 @click.option("--distance", type=_POSITIVE, help="Focus distance in metres (vignetting; default infinity).")
 @click.option("--corrections", callback=_corrections, metavar="LIST",
-              help="Comma-separated: distortion,tca,vignetting (default: all the profile has).")
+              help="Comma-separated: distortion,tca,vignetting (default: all the profile has), and what to do "
+                   "with corrections a DNG carries: auto (default: the file's own unless a lens is chosen), "
+                   "embedded, profile, both, none.")
 @click.option("--linear", is_flag=True, default=None,
               help="The inputs hold linear data: do not linearise JPEG/PNG/TIFF samples as sRGB.")
 @click.option("--scale", callback=_scale, metavar="N|auto", help="Output magnification, or 'auto' (no empty borders).")
@@ -106,8 +112,10 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
     if not jobs:
         err.print("[yellow]nothing to correct[/]: no readable image or raw files in the inputs")
         sys.exit(EXIT_USAGE)
+    policy = next((c for c in corrections or () if c in _POLICIES), None)
+    corrections = tuple(c for c in corrections or () if c not in _POLICIES) or None
     options = Options(lens=lens, camera=camera, crop_factor=crop_factor, focal=focal, aperture=aperture,
-                      distance=distance, corrections=corrections, linear=linear, scale=scale,
+                      distance=distance, corrections=corrections, embedded=policy, linear=linear, scale=scale,
                       vignetting_strength=vignetting_strength, interpolation=interpolation,
                       output_format=output_format, jpeg_quality=quality, raw_colour=raw_colour,
                       demosaic=demosaic, overwrite=overwrite)
@@ -182,6 +190,11 @@ def _print_plan(out, work, kit):
             if v is not None:
                 text = f"{label}{v:g}{unit}" if label.endswith("/") else f"{label} {v:g}{unit}"
                 out.print(f"  {text} ({escape(why.get(key, ''))})", highlight=False)
+        if s.embedded is not None:  # what a DNG carries and what of it is applied (mountkit.dng.apply)
+            for line in s.embedded.dry_run_lines():
+                out.print(f"  {escape(line)}", highlight=False)
+            if not s.embedded.use_profile:
+                continue
         size = frame_size(job.input)
         try:
             with warnings.catch_warnings(record=True) as caught:
