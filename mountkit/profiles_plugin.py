@@ -267,6 +267,9 @@ def show_cmd(ctx, name, as_json):
             table.add_row(f"vignetting f/{n:g} ({d:g} m)", f"{focal:g} mm", f"{v:+.2f} EV")
         for focal, r, b in f.tca:
             table.add_row("lateral CA red / blue", f"{focal:g} mm", f"{r:+.2f} / {b:+.2f} px")
+        for kind, rows in (("distortion", f.distortion), ("vignetting", f.vignetting), ("lateral CA", f.tca)):
+            if not rows:
+                table.add_row(kind, "", "no calibration")
         for s in f.skipped:
             table.add_row("skipped", "", s)
         out.print(table)
