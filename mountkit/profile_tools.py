@@ -95,18 +95,25 @@ def _with_provenance(lens: Lens, licence: str | None, source: str | None) -> Len
 
 def output_paths(lenses: Sequence[Lens], cameras: Sequence[Camera], out_dir: Path) -> list[tuple[Path, object]]:
     """Where each lens and camera goes under ``out_dir``; same-named lenses get their crop factor in the name."""
+    objs: list[object] = [*lenses, *cameras]
+    base = [toml_profile.profile_relpath(o) for o in objs]
+    counts: dict[Path, int] = {}
+    for p in base:
+        counts[p] = counts.get(p, 0) + 1
+    paths = []
+    for o, p in zip(objs, base):
+        if counts[p] > 1 and isinstance(o, Lens) and o.profile is not None:
+            p = toml_profile.profile_relpath(o, suffix=f"-crop{o.profile.crop_factor:g}")
+        paths.append(p)
+    # names that still collide (same name and crop, or cameras whose names differ only in
+    # punctuation or variant) are numbered in input order: name.toml, name-2.toml, ...
+    seen: dict[Path, int] = {}
     out: list[tuple[Path, object]] = []
-    names: dict[Path, int] = {}
-    for lens in lenses:
-        p = toml_profile.profile_relpath(lens)
-        names[p] = names.get(p, 0) + 1
-    for lens in lenses:
-        p = toml_profile.profile_relpath(lens)
-        if names[p] > 1 and lens.profile is not None:
-            p = toml_profile.profile_relpath(lens, suffix=f"-crop{lens.profile.crop_factor:g}")
-        out.append((out_dir / p, lens))
-    for cam in cameras:
-        out.append((out_dir / toml_profile.profile_relpath(cam), cam))
+    for o, p in zip(objs, paths):
+        n = seen[p] = seen.get(p, 0) + 1
+        if n > 1:
+            p = p.with_name(f"{p.stem}-{n}{p.suffix}")
+        out.append((out_dir / p, o))
     return out
 
 

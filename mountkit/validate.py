@@ -535,7 +535,11 @@ def validate_paths(paths: Sequence[str | Path], kit=None) -> ValidationReport:
             else:
                 first_of[key] = rep.file
         elif isinstance(rep.obj, Camera):
-            key = ("camera",) + identity_key(Lens(maker=rep.obj.maker, model=rep.obj.model))[:2]
+            cam = rep.obj
+            # lensfun tells cameras apart by maker, model and variant; a variant is the alias "<model> (<variant>)"
+            variants = tuple(sorted(" ".join(a.casefold().split()) for a in cam.aliases
+                                    if a.startswith(f"{cam.model} (") and a.endswith(")")))
+            key = ("camera",) + identity_key(Lens(maker=cam.maker, model=cam.model))[:2] + variants
             if key in first_of:
                 rep.issues.append(Issue(file=rep.file, path="camera", check="duplicate-identity",
                                         message=f"duplicate camera: {rep.obj.name!r} is also described by "

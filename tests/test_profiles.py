@@ -486,3 +486,23 @@ def test_no_warnings_from_loading_the_shipped_profiles(dirs):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         make_kit().lenses()
+
+
+def test_same_named_cameras_and_lenses_get_distinct_files_and_are_no_duplicates(tmp_path):
+    xml = tmp_path / "cams.xml"
+    xml.write_text("""<lensdatabase version="1">
+        <camera><maker>Panasonic</maker><model>DMC-LX1</model><variant>4:3</variant><mount>lx1</mount>
+            <cropfactor>4.4</cropfactor></camera>
+        <camera><maker>Panasonic</maker><model>DMC-LX1</model><variant>16:9</variant><mount>lx1</mount>
+            <cropfactor>4.1</cropfactor></camera>
+        <lens><maker>Acme</maker><model>Acme 35mm f/2</model><mount>lx1</mount><cropfactor>1</cropfactor></lens>
+        <lens><maker>Acme</maker><model>Acme 35mm  F/2</model><mount>lx1</mount><cropfactor>1.5</cropfactor></lens>
+    </lensdatabase>""")
+    res = import_profiles([xml], tmp_path / "out")
+    names = sorted(str(p.relative_to(tmp_path / "out")) for p in res.paths)
+    assert names == ["acme/35mm-f-2-crop1.5.toml", "acme/35mm-f-2-crop1.toml", "cameras/panasonic/dmc-lx1-2.toml",
+                     "cameras/panasonic/dmc-lx1.toml"]
+    from mountkit.validate import validate_paths
+
+    rep = validate_paths([tmp_path / "out"], mountkit.Kit(entry_points=False))
+    assert [i for i in rep.issues if i.severity == "error"] == []
