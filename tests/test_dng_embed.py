@@ -116,6 +116,17 @@ def test_existing_list_needs_replace_and_is_rewritten_in_place_when_it_fits(tmp_
     assert len(read_opcode_lists(tmp_path / "big.dng").stage(3)) == 4
 
 
+def test_empty_and_tiny_lists_are_stored_inline(tmp_path):
+    src = write_dng(tmp_path / "in.dng")
+    write_opcode_list(src, tmp_path / "empty.dng", [])
+    info = read_opcode_lists(tmp_path / "empty.dng")
+    assert 3 in info.lists and len(info.stage(3)) == 0
+    write_opcode_list(tmp_path / "empty.dng", tmp_path / "full.dng", [WR], replace=True)
+    assert list(read_opcode_lists(tmp_path / "full.dng").stage(3)) == [WR]
+    write_opcode_list(tmp_path / "full.dng", tmp_path / "empty2.dng", [], replace=True)
+    assert len(read_opcode_lists(tmp_path / "empty2.dng").stage(3)) == 0
+
+
 def test_refusals(tmp_path):
     src = write_dng(tmp_path / "in.dng")
     with pytest.raises(FrameError, match="never modifies its input"):

@@ -193,6 +193,7 @@ def plan_embedded(path: str | os.PathLike, policy: str = "auto", *, explicit_pro
     if dng is not None:
         notes.extend(f"OpcodeList{n} is malformed: {e.reason}" for n, e in sorted(dng.errors.items()))
     has = bool(carries) or bool(dng is not None and (dng.errors.keys() & {2, 3}))
+    has_lists = has or bool(dng is not None and any(len(dng.lists.get(n, ())) for n in (2, 3)))
     if policy == "auto":
         if has and not explicit_profile:
             use_e, use_p, why = True, False, "the file carries corrections and no profile was chosen"
@@ -207,12 +208,12 @@ def plan_embedded(path: str | os.PathLike, policy: str = "auto", *, explicit_pro
         why = f"--corrections {policy}"
         if policy == "profile" and has:
             notes.append("the file's own corrections (" + ", ".join(carries) + ") are ignored")
-        if use_e and not has:
+        if use_e and not has_lists:
             notes.append("the file carries no opcode corrections")
     stage2: tuple[Opcode, ...] = ()
     stage3: tuple[Opcode, ...] = ()
     size = None
-    if use_e and dng is not None and has:
+    if use_e and dng is not None and has_lists:
         wanted = set(kinds)
         size = dng.ifd.stage_size(3) if dng.ifd is not None else None
         for n, supported in ((2, STAGE2_SUPPORTED), (3, STAGE3_SUPPORTED)):
@@ -285,10 +286,17 @@ def embedded_settings(plan: EmbeddedPlan) -> dict[str, Any]:
     """Lens and shooting parameters that make the batch apply only a file's list-3 opcodes."""
     from .models import embedded_lens
 
-    ops = [op for op in plan.stage3 if not isinstance(op, GainMap)]
-    lens = embedded_lens(ops, plan.size, crop_factor=1.0, focal=EMBEDDED_FOCAL, aperture=EMBEDDED_APERTURE,
-                         distance=EMBEDDED_DISTANCE, name=f"embedded opcodes of {os.path.basename(plan.path)}",
-                         source=plan.path)
+    from ..profile import Lens, LensProfile
+
+    ops = [op for op in plan.stage3 if not isinstance(op, GainMap)] if plan.use_embedded else []
+    name = os.path.basename(plan.path)
+    if ops and plan.size is not None:
+        lens = embedded_lens(ops, plan.size, crop_factor=1.0, focal=EMBEDDED_FOCAL, aperture=EMBEDDED_APERTURE,
+                             distance=EMBEDDED_DISTANCE, name=f"embedded opcodes of {name}", source=plan.path)
+    else:  # nothing geometric or vignetting in list 3 (GainMaps only, or no corrections at all)
+        what = "embedded GainMaps" if plan.applies_opcodes else "no corrections"
+        lens = Lens("DNG", f"{what} of {name}", focal_min=EMBEDDED_FOCAL, profile=LensProfile(crop_factor=1.0),
+                    source=plan.path)
     return {"lens": lens, "crop_factor": 1.0, "focal": EMBEDDED_FOCAL, "aperture": EMBEDDED_APERTURE,
             "distance": EMBEDDED_DISTANCE, "scale": 1.0}
 

@@ -296,30 +296,33 @@ def write_opcode_list(source: str | os.PathLike, output: str | os.PathLike, opco
         ed.patch(at, new_id)
         result.changes.append(f"RawDataUniqueID {old_id.hex()} -> {new_id.hex()} (the opcode lists changed)")
 
-    # 2. the list's value and the raw IFD's entry
+    # 2. the list's value and the raw IFD's entry (values of 4 bytes or less live in the entry itself)
+    def value_field() -> bytes:
+        if len(blob) <= 4:
+            return blob + b"\0" * (4 - len(blob))
+        at = ed.append(blob)
+        result.changes.append(f"{name} appended at offset {at} ({len(blob)} bytes)")
+        return ed.u32(at)
+
     if existing is not None:
         old_n = existing.nbytes()
         (old_at,) = struct.unpack(tiff.bo + "I", existing.field)
-        if old_n > 4 and len(blob) <= old_n:
+        if old_n > 4 and 4 < len(blob) <= old_n:
             ed.patch(old_at, blob + b"\0" * (old_n - len(blob)))
             ed.patch(existing.pos + 4, struct.pack(tiff.bo + "I", len(blob)))
             result.changes.append(f"{name} rewritten in place at offset {old_at} ({len(blob)} of "
                                   f"{old_n} bytes; the rest zeroed)")
         else:
-            at = ed.append(blob)
-            ed.patch(existing.pos + 4, struct.pack(tiff.bo + "II", len(blob), at))
-            result.changes.append(f"{name} appended at offset {at} ({len(blob)} bytes); entry of "
-                                  f"{raw.path} updated")
+            ed.patch(existing.pos + 4, struct.pack(tiff.bo + "I", len(blob)) + value_field())
+            result.changes.append(f"{name} entry of {raw.path} updated")
     else:
-        at = ed.append(blob)
-        new_entry = struct.pack(tiff.bo + "HHI", tag, 7, len(blob)) + ed.u32(at)
+        new_entry = struct.pack(tiff.bo + "HHI", tag, 7, len(blob)) + value_field()
         rows = [(e.tag, bytes(ed.buf[e.pos:e.pos + 12])) for e in raw.entries] + [(tag, new_entry)]
         rows.sort(key=lambda r: r[0])
         nxt = bytes(ed.buf[raw.next_pos:raw.next_pos + 4])
         ifd_bytes = struct.pack(tiff.bo + "H", len(rows)) + b"".join(r for _, r in rows) + nxt
         new_ifd = ed.append(ifd_bytes)
         ed.patch(raw.pointer_pos, ed.u32(new_ifd))
-        result.changes.append(f"{name} appended at offset {at} ({len(blob)} bytes)")
         result.changes.append(f"{raw.path} copied to offset {new_ifd} with the {name} entry added; its "
                               f"pointer at offset {raw.pointer_pos} updated (the old copy at {raw.offset} is "
                               "left unreferenced)")

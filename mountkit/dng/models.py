@@ -270,7 +270,9 @@ def embedded_lens(opcodes: Sequence[Opcode], size: tuple[int, int], *, crop_fact
     Use it with ``kit.corrector(lens, size=size, crop_factor=crop_factor,
     focal=focal, aperture=aperture, distance=distance, scale=1)``.  The
     profile's calibration sensor is the frame itself (same crop factor,
-    aspect ratio of the frame), and its optical centre is the warp's centre.
+    aspect ratio of the frame, enlarged just enough to cover the frame when
+    the centre is off the middle), and its optical centre is the vignette's
+    centre, else the warp's.
 
     Examples
     --------
@@ -281,18 +283,29 @@ def embedded_lens(opcodes: Sequence[Opcode], size: tuple[int, int], *, crop_fact
     width, height = size
     w, h = max(width - 1, 1), max(height - 1, 1)
     aspect = max(w, h) / min(w, h)
+    # the engine's vignetting and TCA are radial about the profile's centre: put it on the vignette's
+    # centre when there is one (the warp's distortion is position-based, exact about any centre; its
+    # TCA planes then sit half a pixel off, which moves red and blue by |s - 1| / 2 px), else the warp's
     center = (0.0, 0.0)
+    vig = next((op for op in opcodes if isinstance(op, FixVignetteRadial)), None)
     warp = next((op for op in opcodes if isinstance(op, (WarpRectilinear, WarpRectilinear2, WarpFisheye))), None)
-    if warp is not None:
-        cx, cy, _ = warp_center_and_radius(warp.center, width, height)
-        size_ = min(w, h)
-        center = ((2.0 * cx - w) / size_, (2.0 * cy - h) / size_)
+    if vig is not None:
+        px, py, _ = vignette_center_and_radius(vig.center, width, height)
+    elif warp is not None:
+        px, py, _ = warp_center_and_radius(warp.center, width, height)
+    if vig is not None or warp is not None:
+        short = min(w, h)
+        center = ((2.0 * px - w) / short, (2.0 * py - h) / short)
     g = geo.FrameGeometry(width, height, crop_factor=crop_factor, lens_crop_factor=crop_factor,
                           aspect_ratio=aspect, center=center)
+    lens_crop = crop_factor
+    if g.corner_radius > g.calibration_diagonal:
+        # an off-centre optical centre: make the calibration sensor cover the whole frame
+        lens_crop = crop_factor * g.calibration_diagonal / g.corner_radius * (1 - 1e-9)
+        g = geo.FrameGeometry(width, height, crop_factor=crop_factor, lens_crop_factor=lens_crop,
+                              aspect_ratio=aspect, center=center)
     cals = opcode_calibrations(opcodes, g, focal=focal, aperture=aperture, distance=distance)
-    if not math.isclose(g.coordinate_correction, 1.0, rel_tol=0, abs_tol=1e-12):
-        raise CorrectionError(f"internal: coordinate correction {g.coordinate_correction} is not 1")
-    profile = LensProfile(crop_factor=crop_factor, aspect_ratio=aspect, center=center, calibrations=tuple(cals),
+    profile = LensProfile(crop_factor=lens_crop, aspect_ratio=aspect, center=center, calibrations=tuple(cals),
                           provenance=Provenance(source=source or "DNG opcode list",
                                                 method="DNG OpcodeList3 opcodes converted by mountkit.dng"),
                           source=source)
