@@ -34,20 +34,20 @@ def render_png(lens: Lens, models: Mapping, *, bodies: Sequence[Body] = DEFAULT_
     fig.subplots_adjust(left=0.06, right=0.985, bottom=0.75 / height, top=1 - 1.0 / height, wspace=0.22,
                         hspace=1.6 / 3.6)
     fig.suptitle(f"{lens.name}" + (f"  (calibrated at crop {lens.profile.crop_factor:g})" if lens.profile else ""))
-    for row, body in zip(axes, bodies):
+    for row, body in zip(axes, bodies, strict=True):
         curves = radial_curves(lens, body, models, focal=focal)
         x = curves.t * 100
         ax_d, ax_v, ax_t = row
         for f, pct in curves.distortion:
             ax_d.plot(x, pct, label=f"{f:g} mm")
-        for f, n, ev in curves.vignetting:
+        for _, n, ev in curves.vignetting:
             ax_v.plot(x, ev, label=f"f/{n:g}")
         for f, red, blue in curves.tca:
             ax_t.plot(x, red, color="tab:red", label=f"red {f:g} mm")
             ax_t.plot(x, blue, color="tab:blue", label=f"blue {f:g} mm", linestyle="--")
         titles = ("distortion (%)", "vignetting (EV)" + (f" at {curves.vignetting[0][0]:g} mm"
                                                            if curves.vignetting else ""), "lateral CA (px)")
-        for ax, title, empty in zip(row, titles, (curves.distortion, curves.vignetting, curves.tca)):
+        for ax, title, empty in zip(row, titles, (curves.distortion, curves.vignetting, curves.tca), strict=True):
             ax.set_title(f"{body.name}\n{title}", fontsize=9)
             ax.set_xlabel("% of the way to the frame corner")
             ax.axhline(0, color="0.7", linewidth=0.8)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import MountkitError, NotFoundError, ProfileError
-from .hardware import Camera
-from .profile import LENS_TYPES, Lens, LensProfile, Provenance
 from .formats import toml_profile
 from .formats.safe_files import read_bytes_limited, write_file_atomic, write_files_atomic
+from .hardware import Camera
+from .profile import LENS_TYPES, Lens, LensProfile, Provenance
 
 #: Licence proposed for new profiles (public domain dedication: anyone, lensfun included, may reuse them).
 DEFAULT_NEW_LICENCE = "CC0-1.0"
@@ -101,7 +101,7 @@ def output_paths(lenses: Sequence[Lens], cameras: Sequence[Camera], out_dir: Pat
     for p in base:
         counts[p] = counts.get(p, 0) + 1
     paths = []
-    for o, p in zip(objs, base):
+    for o, p in zip(objs, base, strict=True):
         if counts[p] > 1 and isinstance(o, Lens) and o.profile is not None:
             p = toml_profile.profile_relpath(o, suffix=f"-crop{o.profile.crop_factor:g}")
         paths.append(p)
@@ -109,7 +109,7 @@ def output_paths(lenses: Sequence[Lens], cameras: Sequence[Camera], out_dir: Pat
     # punctuation or variant) are numbered in input order: name.toml, name-2.toml, ...
     seen: dict[Path, int] = {}
     out: list[tuple[Path, object]] = []
-    for o, p in zip(objs, paths):
+    for o, p in zip(objs, paths, strict=True):
         n = seen[p] = seen.get(p, 0) + 1
         if n > 1:
             p = p.with_name(f"{p.stem}-{n}{p.suffix}")
@@ -175,7 +175,8 @@ def export_lensfun(lens: Lens, path: str | os.PathLike | None = None, *, force: 
 
     if lens.profile is None or not lens.calibrated:
         raise ProfileError(f"lens {lens.name!r} has no calibration to export", source=lens.source or None)
-    foreign = sorted({f"{c.kind}/{c.model}" for c in lens.profile.calibrations if (c.kind, c.model) not in MODEL_PARAMS})
+    foreign = sorted({f"{c.kind}/{c.model}" for c in lens.profile.calibrations
+                      if (c.kind, c.model) not in MODEL_PARAMS})
     if foreign:
         known = ", ".join(f"{k}/{m}" for k, m in MODEL_PARAMS)
         raise ProfileError(f"lens {lens.name!r}: model(s) {', '.join(foreign)} have no lensfun equivalent "
@@ -237,7 +238,8 @@ def new_profile(*, maker: str | None = None, model: str | None = None, mounts: S
         model = model or ident.model
         mounts = tuple(mounts) or ident.mounts
         if focal is None and ident.focal_min is not None:
-            focal = ident.focal_min if ident.focal_min == ident.focal_max else f"{ident.focal_min:g}-{ident.focal_max:g}"
+            same = ident.focal_min == ident.focal_max
+            focal = ident.focal_min if same else f"{ident.focal_min:g}-{ident.focal_max:g}"
         aperture = aperture if aperture is not None else ident.aperture_max
     if not maker or not model:
         raise MountkitError("a profile needs a maker and a model (--maker, --model, or --leica-code)")

@@ -465,7 +465,8 @@ def test_shipped_profiles_are_in_a_regular_wheel_install(tmp_path):
             "from mountkit.validate import validate_paths; import mountkit;"
             "d = shipped_profiles_dir(); r = validate_paths([d], mountkit.Kit(entry_points=False));"
             "print(json.dumps({'dir': str(d), 'files': len(r.files), 'errors': len(r.errors),"
-            "'mod': mountkit.__file__, 'license': (d / 'LICENSE').is_file(), 'schema': (d / 'schema.json').is_file()}))")
+            "'mod': mountkit.__file__, 'license': (d / 'LICENSE').is_file(),"
+            "'schema': (d / 'schema.json').is_file()}))")
     out = subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(target)}, check=True,
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     got = json.loads(out.stdout.strip().splitlines()[-1])

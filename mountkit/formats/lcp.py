@@ -378,7 +378,7 @@ def lcp_to_lens(frames: list[LCPFrame], source: str = "<lcp>", *, maker: str | N
         k = _coeffs(pm, fr, source, "PerspectiveModel")
         geo = model_geometry(pm, fr, width, height, source, "PerspectiveModel", unit=unit)
         sets.append(Calibration(kind="distortion", model="adobe", focal=focal,
-                                params={**geo, **dict(zip(("k1", "k2", "k3", "k4", "k5"), k))}))
+                                params={**geo, **dict(zip(("k1", "k2", "k3", "k4", "k5"), k, strict=True))}))
     for focal in sorted(by_focal):
         group = [u for u in by_focal[focal]
                  if u[0].model("PerspectiveModel/ChromaticRedGreenModel") is not None
