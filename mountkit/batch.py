@@ -273,7 +273,7 @@ def resolve(job: Job, options: Options, *, kit=None, metadata: Mapping[str, Any]
                             linear=options.linear, interpolation=options.interpolation,
                             output_format=options.output_format, jpeg_quality=options.jpeg_quality,
                             raw_colour=options.raw_colour, demosaic=options.demosaic, overwrite=options.overwrite,
-                            embedded=emb, why=(("lens", f"embedded corrections: {emb.reason}"),))
+                            embedded=emb)
 
     def pick(key: str, from_metadata: tuple[Any, str] | None = None):
         """(value, reason) by precedence, or (None, "")."""

@@ -297,8 +297,11 @@ def embedded_settings(plan: EmbeddedPlan) -> dict[str, Any]:
         what = "embedded GainMaps" if plan.applies_opcodes else "no corrections"
         lens = Lens("DNG", f"{what} of {name}", focal_min=EMBEDDED_FOCAL, profile=LensProfile(crop_factor=1.0),
                     source=plan.path)
+    unused = "not used by the file's own corrections"
+    why = (("lens", f"embedded corrections: {plan.reason}"),) + tuple(
+        (k, unused) for k in ("crop_factor", "focal", "aperture", "distance"))
     return {"lens": lens, "crop_factor": 1.0, "focal": EMBEDDED_FOCAL, "aperture": EMBEDDED_APERTURE,
-            "distance": EMBEDDED_DISTANCE, "scale": 1.0}
+            "distance": EMBEDDED_DISTANCE, "scale": 1.0, "why": why}
 
 
 class StackedCorrector:
