@@ -31,8 +31,8 @@ def phase_maps(gains=(1.5, 1.25, 1.125, 2.0)):
     """Four GainMaps, one per Bayer phase, each a 3 x 3 map rising from the centre (like a phone's)."""
     yy, xx = np.mgrid[-1:2, -1:2]
     shape = 1 + 0.5 * (xx**2 + yy**2)
-    return [GainMap(top=t, left=l, bottom=H, right=W, row_pitch=2, col_pitch=2, spacing=(0.5, 0.5),
-                    gains=g * shape) for (t, l), g in zip(((0, 0), (0, 1), (1, 0), (1, 1)), gains)]
+    return [GainMap(top=t, left=c, bottom=H, right=W, row_pitch=2, col_pitch=2, spacing=(0.5, 0.5),
+                    gains=g * shape) for (t, c), g in zip(((0, 0), (0, 1), (1, 0), (1, 1)), gains, strict=False)]
 
 
 WARP = WarpRectilinear(radial=[(1.0004, -0.03, 0.004, 0.0), (1.0, -0.03, 0.004, 0.0), (0.9996, -0.03, 0.004, 0.0)],

@@ -136,7 +136,7 @@ def test_round_trip_is_byte_exact(ops):
     lst = parse_opcode_list(blob)
     assert len(lst) == len(ops)
     assert lst.to_bytes() == blob
-    for a, b in zip(lst, ops):
+    for a, b in zip(lst, ops, strict=False):
         assert type(a) is type(b) and a.id == b.id and a.flags == b.flags
         assert a == b
 

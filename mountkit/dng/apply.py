@@ -45,7 +45,7 @@ import numpy as np
 
 from ..errors import CorrectionError, FrameError
 from .gain import apply_gain_map, gain_map_area, gain_map_values
-from .opcodes import FixVignetteRadial, GainMap, Opcode, OpcodeError, WarpFisheye, WarpRectilinear, WarpRectilinear2
+from .opcodes import FixVignetteRadial, GainMap, Opcode, WarpFisheye, WarpRectilinear, WarpRectilinear2
 from .tags import DngOpcodes, read_opcode_lists
 
 POLICIES = ("auto", "embedded", "profile", "both", "none")
@@ -284,9 +284,8 @@ def embedded_corrector(kit, opcodes: Sequence[Opcode], size: tuple[int, int], *,
 
 def embedded_settings(plan: EmbeddedPlan) -> dict[str, Any]:
     """Lens and shooting parameters that make the batch apply only a file's list-3 opcodes."""
-    from .models import embedded_lens
-
     from ..profile import Lens, LensProfile
+    from .models import embedded_lens
 
     ops = [op for op in plan.stage3 if not isinstance(op, GainMap)] if plan.use_embedded else []
     name = os.path.basename(plan.path)

@@ -28,7 +28,6 @@ position-based forms are :meth:`DngWarpTCA.channel_positions` and
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -254,7 +253,7 @@ def opcode_calibrations(opcodes: Sequence[Opcode], g: geo.FrameGeometry, *, foca
                 if op.planes != 3:
                     raise CorrectionError(f"a {op.label} with {op.planes} planes on an RGB image")
                 params = {**common, "reciprocal": recip}
-                for c, s in zip("rgb", range(3)):
+                for c, s in zip("rgb", range(3), strict=False):
                     params.update({c + k: v for k, v in _plane_params(op, s).items()})
                 cals.append(Calibration("tca", "dng_warp", focal, params))
         else:

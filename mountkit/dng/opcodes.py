@@ -271,7 +271,7 @@ class WarpRectilinear(Opcode):
 
     def params_bytes(self) -> bytes:
         parts = [struct.pack(">I", self.planes)]
-        for r, t in zip(self.radial, self.tangential):
+        for r, t in zip(self.radial, self.tangential, strict=False):
             parts.append(struct.pack(">6d", *r, *t))
         parts.append(struct.pack(">2d", *self.center))
         return b"".join(parts)
@@ -286,8 +286,9 @@ class WarpRectilinear(Opcode):
         return cls(radial=radial, tangential=tangential, center=vals[-2:], **header)
 
     def _describe_params(self, full: bool) -> dict[str, Any]:
+        sets = zip(self.radial, self.tangential, strict=True)
         return {"planes": self.planes, "center": list(self.center),
-                "coefficients": [{"kr": list(r), "kt": list(t)} for r, t in zip(self.radial, self.tangential)]}
+                "coefficients": [{"kr": list(r), "kt": list(t)} for r, t in sets]}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -553,7 +554,7 @@ class WarpRectilinear2(Opcode):
 
     def params_bytes(self) -> bytes:
         parts = [struct.pack(">I", self.planes)]
-        for r, t, v in zip(self.radial, self.tangential, self.valid_range):
+        for r, t, v in zip(self.radial, self.tangential, self.valid_range, strict=False):
             parts.append(struct.pack(f">{self.TERMS + 4}d", *r, *t, *v))
         parts.append(struct.pack(">2dI", *self.center, 1 if self.reciprocal else 0))
         return b"".join(parts)
@@ -574,7 +575,7 @@ class WarpRectilinear2(Opcode):
     def _describe_params(self, full: bool) -> dict[str, Any]:
         return {"planes": self.planes, "center": list(self.center), "reciprocal": self.reciprocal,
                 "coefficients": [{"kr": list(r), "kt": list(t), "valid_range": list(v)}
-                                 for r, t, v in zip(self.radial, self.tangential, self.valid_range)]}
+                                 for r, t, v in zip(self.radial, self.tangential, self.valid_range, strict=False)]}
 
 
 @dataclass(frozen=True, kw_only=True)

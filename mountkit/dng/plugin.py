@@ -49,7 +49,8 @@ def _opcode_lines(op: dict[str, Any]) -> list[str]:
         flags.append("optional")
     if op["skip_if_preview"]:
         flags.append("skip for preview")
-    head = f"{op['name']} (id {op['id']}, DNG {op['version']}, {op['bytes']} bytes{', ' + ', '.join(flags) if flags else ''})"
+    extra = ", " + ", ".join(flags) if flags else ""
+    head = f"{op['name']} (id {op['id']}, DNG {op['version']}, {op['bytes']} bytes{extra})"
     lines = [head]
     if op.get("invalid"):
         lines.append(f"    MALFORMED: {op['error']}")
@@ -69,10 +70,12 @@ def _opcode_lines(op: dict[str, Any]) -> list[str]:
         lines.append(f"    k {_num(op['k'])}, centre {_num(op['center'])}")
     elif op["name"] == "GainMap":
         a = op["area"]
-        lines.append(f"    area rows {a['top']}..{a['bottom']} step {op['row_pitch']}, columns {a['left']}..{a['right']} "
-                     f"step {op['col_pitch']}, planes {op['plane']}..{op['plane'] + op['planes'] - 1}")
-        lines.append(f"    map {op['points'][0]} x {op['points'][1]} x {op['map_planes']}, spacing {_num(op['spacing'])}, "
-                     f"origin {_num(op['origin'])}; gains {op['gain_min']:.4f}..{op['gain_max']:.4f}, "
+        lines.append(f"    area rows {a['top']}..{a['bottom']} step {op['row_pitch']}, "
+                     f"columns {a['left']}..{a['right']} step {op['col_pitch']}, "
+                     f"planes {op['plane']}..{op['plane'] + op['planes'] - 1}")
+        lines.append(f"    map {op['points'][0]} x {op['points'][1]} x {op['map_planes']}, "
+                     f"spacing {_num(op['spacing'])}, origin {_num(op['origin'])}; "
+                     f"gains {op['gain_min']:.4f}..{op['gain_max']:.4f}, "
                      f"centre {_num(op['gain_centre'])}")
     return lines
 
