@@ -1,0 +1,1 @@
+"""Calibration: lens profiles from your own shots (see docs/calibration.md)."""

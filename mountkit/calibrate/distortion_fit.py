@@ -1,0 +1,337 @@
+"""Distortion calibration: a lensfun radial model and one homography per shot, fitted jointly to chessboard corners.
+
+The forward model of a corner is lensfun's (``docs/models.md``), in the
+normalised coordinates of the *shooting* camera (the calibration sensor is the
+camera itself: crop factor and aspect ratio of the body, distortion centre at
+the frame centre)::
+
+    (u, v)   = H_k (X, Y)                   board square (X, Y) -> perfect image, shot k (8 parameters)
+    (x, y)   = (u, v) * s(|(u, v)|; theta)   lensfun's distortion (captured = corrected * s)
+    pixel    = normalized_to_pixel(x, y)
+
+and :func:`scipy.optimize.least_squares` minimises the pixel distances to the
+detected corners over the model's parameters theta and every H_k at once,
+with an analytic Jacobian.  The model's own convention fixes the scale that a
+homography could otherwise trade against distortion (ptlens and poly3 keep
+r = 1 fixed, poly5 keeps the centre's magnification at 1).
+
+Corners far off the fit (more than :data:`OUTLIER_FACTOR` times the median
+residual) are dropped once, and shots whose residual is far above the others'
+are rejected with a reason, before the final fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import geometry as geo
+from ..errors import MountkitError
+from ..models.base import DistortionModel
+from ..profile import Calibration
+from .detection import BoardDetection, BoardRejected
+
+#: Corners whose residual exceeds this many times the median residual (and OUTLIER_MIN_PX) are dropped.
+OUTLIER_FACTOR = 6.0
+OUTLIER_MIN_PX = 0.5
+#: Shots whose RMS exceeds this many times the median shot RMS (and SHOT_MIN_PX) are rejected.
+SHOT_FACTOR = 3.0
+SHOT_MIN_PX = 0.5
+_STEP = 1e-6
+
+
+@dataclass(frozen=True)
+class ShotResidual:
+    """How well one shot fits: corners used, RMS and largest residual in pixels."""
+
+    name: str
+    count: int
+    rms_px: float
+    max_px: float
+    dropped: int = 0
+
+
+@dataclass(frozen=True)
+class DistortionFit:
+    """The result of :func:`fit_distortion`.
+
+    ``params`` are the model's parameters in lensfun's convention for a
+    calibration sensor of ``crop_factor`` and ``aspect_ratio`` (the shooting
+    camera); ``rms_px`` and ``max_px`` are the corner residuals in pixels;
+    ``radius_covered`` the largest normalised (captured) radius a corner
+    reached and ``corner_radius`` that of the frame corner (beyond the first,
+    the correction is extrapolated).
+    """
+
+    model: str
+    params: Mapping[str, float]
+    focal: float
+    crop_factor: float
+    aspect_ratio: float
+    size: tuple[int, int]
+    rms_px: float
+    max_px: float
+    shots: tuple[ShotResidual, ...]
+    rejected: tuple[BoardRejected, ...]
+    points: np.ndarray = field(repr=False)
+    residuals: np.ndarray = field(repr=False)
+    shot_index: np.ndarray = field(repr=False)
+    homographies: np.ndarray = field(repr=False)
+    radius_covered: float = 0.0
+    corner_radius: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return int(self.points.shape[0])
+
+    def calibration(self) -> Calibration:
+        """The fit as a profile's distortion set."""
+        return Calibration("distortion", self.model, self.focal, dict(self.params))
+
+    def summary(self) -> str:
+        """One line for a profile's provenance notes."""
+        return (f"distortion {self.model} at {self.focal:g} mm: {len(self.shots)} shots, {self.count} corners, "
+                f"RMS {self.rms_px:.3f} px, max {self.max_px:.3f} px")
+
+
+def _model_columns(model: DistortionModel, r: np.ndarray, p: dict[str, float], names: Sequence[str]):
+    """s(r), ds/dr and ds/dtheta_i (central differences; exact for models linear in their parameters)."""
+    s = np.asarray(model.radial_factor(r, p), dtype=np.float64)
+    ds_dr = (np.asarray(model.radial_factor(r + _STEP, p)) - np.asarray(model.radial_factor(r - _STEP, p))) / (
+        2 * _STEP)
+    cols = []
+    for n in names:
+        hi = dict(p)
+        lo = dict(p)
+        hi[n] += _STEP
+        lo[n] -= _STEP
+        cols.append((np.asarray(model.radial_factor(r, hi)) - np.asarray(model.radial_factor(r, lo))) / (2 * _STEP))
+    return s, ds_dr, cols
+
+
+def _homographies_from(x: np.ndarray, m: int, k: int) -> np.ndarray:
+    return x[m:].reshape(k, 8)
+
+
+def predict(model: DistortionModel, params: Mapping[str, float], hom: np.ndarray, board: np.ndarray,
+            index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised captured positions of board points: distortion of the homography images.
+
+    ``hom`` is (K, 8) (row-major homographies with the last element 1),
+    ``board`` (N, 2) board coordinates and ``index`` (N,) the shot of each point.
+    """
+    h = hom[index]
+    bx, by = board[:, 0], board[:, 1]
+    w = h[:, 6] * bx + h[:, 7] * by + 1.0
+    u = (h[:, 0] * bx + h[:, 1] * by + h[:, 2]) / w
+    v = (h[:, 3] * bx + h[:, 4] * by + h[:, 5]) / w
+    s = np.asarray(model.radial_factor(np.hypot(u, v), dict(params)), dtype=np.float64)
+    return u * s, v * s
+
+
+class _Problem:
+    """Residuals (pixels) and their Jacobian for the joint fit."""
+
+    def __init__(self, model: DistortionModel, names: Sequence[str], fixed: Mapping[str, float], board: np.ndarray,
+                 index: np.ndarray, observed: np.ndarray, k: int, unscale: float):
+        self.model, self.names, self.fixed = model, list(names), dict(fixed)
+        self.bx, self.by = board[:, 0], board[:, 1]
+        self.index, self.k, self.unscale = index, k, unscale
+        self.ox, self.oy = observed[:, 0], observed[:, 1]
+        self.m = len(self.names)
+
+    def params(self, x: np.ndarray) -> dict[str, float]:
+        p = dict(self.fixed)
+        p.update(zip(self.names, (float(v) for v in x[: self.m])))
+        return p
+
+    def _forward(self, x):
+        h = _homographies_from(x, self.m, self.k)[self.index]
+        w = h[:, 6] * self.bx + h[:, 7] * self.by + 1.0
+        u = (h[:, 0] * self.bx + h[:, 1] * self.by + h[:, 2]) / w
+        v = (h[:, 3] * self.bx + h[:, 4] * self.by + h[:, 5]) / w
+        return h, w, u, v
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        _, _, u, v = self._forward(x)
+        s = np.asarray(self.model.radial_factor(np.hypot(u, v), self.params(x)), dtype=np.float64)
+        return np.concatenate([u * s - self.ox, v * s - self.oy]) * self.unscale
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        _, w, u, v = self._forward(x)
+        r = np.hypot(u, v)
+        s, ds_dr, cols = _model_columns(self.model, r, self.params(x), self.names)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = np.where(r > 0, ds_dr / r, 0.0)  # ds/dr / r, so that d s / du = g u
+        dxu, dxv = s + g * u * u, g * u * v
+        dyu, dyv = g * v * u, s + g * v * v
+        n = u.shape[0]
+        jac = np.zeros((2 * n, self.m + 8 * self.k))
+        for i, c in enumerate(cols):
+            jac[:n, i] = u * c
+            jac[n:, i] = v * c
+        # d(u, v) / d(h0..h7)
+        bx, by = self.bx, self.by
+        du = np.stack([bx / w, by / w, 1 / w, 0 * w, 0 * w, 0 * w, -u * bx / w, -u * by / w], axis=1)
+        dv = np.stack([0 * w, 0 * w, 0 * w, bx / w, by / w, 1 / w, -v * bx / w, -v * by / w], axis=1)
+        cols0 = self.m + 8 * self.index
+        rows = np.arange(n)
+        for j in range(8):
+            jac[rows, cols0 + j] = dxu * du[:, j] + dxv * dv[:, j]
+            jac[n + rows, cols0 + j] = dyu * du[:, j] + dyv * dv[:, j]
+        return jac * self.unscale
+
+
+def initial_homography(board: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Least-squares homography board -> normalised positions (distortion ignored), as 8 numbers."""
+    import cv2
+
+    h, _ = cv2.findHomography(board.astype(np.float64), observed.astype(np.float64), 0)
+    if h is None or not np.all(np.isfinite(h)) or abs(h[2, 2]) < 1e-12:
+        raise MountkitError("cannot compute a board pose: the detected corners are degenerate")
+    return (h / h[2, 2]).ravel()[:8]
+
+
+def _solve(problem: _Problem, x0: np.ndarray) -> np.ndarray:
+    from scipy.optimize import least_squares
+
+    res = least_squares(problem.residuals, x0, jac=problem.jacobian, method="lm", x_scale="jac",
+                        xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=200)
+    return res.x
+
+
+def fit_distortion(detections: Sequence[BoardDetection], geometry: geo.FrameGeometry, model: DistortionModel, *,
+                   focal: float, fixed: Mapping[str, float] | None = None,
+                   rejected: Sequence[BoardRejected] = ()) -> DistortionFit:
+    """Fit a radial lensfun distortion model to the corners of several chessboard shots.
+
+    Parameters
+    ----------
+    detections : sequence of BoardDetection
+        Boards found in shots of ``geometry``'s size (one lens, one focal length, one focus).
+    geometry : FrameGeometry
+        The shooting camera's normalisation (``lens_crop_factor`` = the camera's crop factor).
+    model : DistortionModel
+        A radial model (``poly3``, ``poly5``, ``ptlens`` or a plugin's).
+    focal : float
+        Focal length in mm the shots were taken at.
+    fixed : mapping, optional
+        Parameters held at a value instead of fitted (e.g. ``{"a": 0, "c": 0}``).
+    rejected : sequence of BoardRejected
+        Shots already rejected by detection, carried into the result.
+
+    Returns
+    -------
+    DistortionFit
+
+    Raises
+    ------
+    MountkitError
+        No usable shot, a non-radial model, or too few corners.
+    """
+    if not model.is_radial:
+        raise MountkitError(f"distortion model {model.name!r} is not radial; calibration fits radial models "
+                            "(poly3, poly5, ptlens)")
+    rejected = list(rejected)
+    dets = list(detections)
+    if not dets:
+        reasons = "; ".join(str(r) for r in rejected) or "no shots given"
+        raise MountkitError(f"no usable chessboard shot ({reasons})")
+    fixed = {k: float(v) for k, v in (fixed or {}).items()}
+    unknown = set(fixed) - set(model.params)
+    if unknown:
+        raise MountkitError(f"{model.name} has no parameter(s) {sorted(unknown)}; it takes {list(model.params)}")
+    names = [n for n in model.params if n not in fixed]
+    base = {n: float(model.defaults.get(n, 0.0)) for n in model.params}
+    base.update(fixed)
+    g = geometry
+    dropped = {d.name: 0 for d in dets}
+    x_prev = None
+    for _round in range(3):
+        board = np.concatenate([d.board for d in dets])
+        index = np.concatenate([np.full(d.count, i) for i, d in enumerate(dets)])
+        ox, oy = geo.pixel_to_normalized(g, np.concatenate([d.corners[:, 0] for d in dets]),
+                                         np.concatenate([d.corners[:, 1] for d in dets]))
+        observed = np.column_stack([ox, oy])
+        k = len(dets)
+        if 2 * observed.shape[0] <= len(names) + 8 * k:
+            raise MountkitError(f"too few corners ({observed.shape[0]}) for a {model.name} fit over {k} shot(s)")
+        problem = _Problem(model, names, base, board, index, observed, k, g.norm_unscale)
+        if x_prev is None:
+            x0 = np.concatenate([[base[n] for n in names]] + [
+                initial_homography(d.board, observed[index == i]) for i, d in enumerate(dets)])
+        else:
+            x0 = x_prev
+        x = _solve(problem, x0)
+        res = problem.residuals(x)
+        n = observed.shape[0]
+        err = np.hypot(res[:n], res[n:])
+        limit = max(OUTLIER_FACTOR * float(np.median(err)), OUTLIER_MIN_PX)
+        keep = err <= limit
+        shot_rms = np.array([math.sqrt(float(np.mean(err[(index == i) & keep] ** 2))) if np.any(
+            (index == i) & keep) else np.inf for i in range(k)])
+        bad_shots = [i for i in range(k) if shot_rms[i] > max(SHOT_FACTOR * float(np.median(shot_rms)), SHOT_MIN_PX)
+                     and k > 2]
+        if keep.all() and not bad_shots:
+            break
+        new, kept = [], []
+        for i, d in enumerate(dets):
+            if i in bad_shots:
+                rejected.append(BoardRejected(d.name, f"does not agree with the other shots (residual RMS "
+                                              f"{shot_rms[i]:.2f} px against a median of "
+                                              f"{float(np.median(shot_rms)):.2f} px): was the board bent, the "
+                                              "lens refocused or zoomed, or the frame cropped?"))
+                continue
+            mask = keep[index == i]
+            dropped[d.name] += int((~mask).sum())
+            if mask.sum() < 4:
+                rejected.append(BoardRejected(d.name, "too few corners agree with the fit"))
+                continue
+            new.append(BoardDetection(name=d.name, size=d.size, pattern=d.pattern, corners=d.corners[mask],
+                                      board=d.board[mask], square_px=d.square_px, coverage=d.coverage,
+                                      edge_width_px=d.edge_width_px, channel_corners=None if d.channel_corners is None
+                                      else d.channel_corners[:, mask], downscale=d.downscale))
+            kept.append(i)
+        if not new:
+            raise MountkitError("no shot agrees with the fit: " + "; ".join(str(r) for r in rejected))
+        x_prev = np.concatenate([x[: len(names)], _homographies_from(x, len(names), k)[kept].ravel()])
+        dets = new
+    params = problem.params(x)
+    n = observed.shape[0]
+    resid = np.column_stack([res[:n], res[n:]])
+    err = np.hypot(resid[:, 0], resid[:, 1])
+    shots = tuple(ShotResidual(d.name, int((index == i).sum()), math.sqrt(float(np.mean(err[index == i] ** 2))),
+                               float(err[index == i].max()), dropped.get(d.name, 0)) for i, d in enumerate(dets))
+    return DistortionFit(
+        model=model.name, params={k_: params[k_] for k_ in model.params}, focal=float(focal),
+        crop_factor=g.crop_factor, aspect_ratio=g.aspect_ratio, size=(g.width, g.height),
+        rms_px=math.sqrt(float(np.mean(err ** 2))), max_px=float(err.max()), shots=shots, rejected=tuple(rejected),
+        points=np.column_stack(geo.normalized_to_pixel(g, observed[:, 0], observed[:, 1])), residuals=resid,
+        shot_index=index, homographies=_homographies_from(x, len(names), len(dets)).copy(),
+        radius_covered=float(np.hypot(observed[:, 0], observed[:, 1]).max()), corner_radius=g.corner_radius)
+
+
+def calibration_geometry(width: int, height: int, crop_factor: float, aspect_ratio: float) -> geo.FrameGeometry:
+    """The normalisation of the shooting camera used as calibration sensor (lens crop = camera crop)."""
+    return geo.FrameGeometry(width, height, crop_factor=crop_factor, lens_crop_factor=crop_factor,
+                             aspect_ratio=aspect_ratio)
+
+
+def centre_magnification(model: DistortionModel, params: Mapping[str, float]) -> float:
+    """s(0): the magnification of the model at the centre (d = 1 - a - b - c for ptlens, 1 for poly5)."""
+    return float(np.asarray(model.radial_factor(np.array([0.0]), dict(params)))[0])
+
+
+def radial_curve_px(model: DistortionModel, params: Mapping[str, float], geometry: geo.FrameGeometry,
+                    rho_px: np.ndarray) -> np.ndarray:
+    """Captured radius (px) of a perfect-image radius ``rho_px`` in the centre-magnification-1 frame.
+
+    The perfect image is rescaled so that the centre is not magnified (``calibration.md`` §7.5), which
+    makes models with different conventions (and OpenCV's) comparable as curves.
+    """
+    d = centre_magnification(model, params)
+    r = np.asarray(rho_px, dtype=np.float64) * geometry.norm_scale / d
+    return r * np.asarray(model.radial_factor(r, dict(params))) * geometry.norm_unscale
