@@ -76,9 +76,12 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).")
 @click.option("-n", "--dry-run", is_flag=True, help="Show, per file, the profile chosen, why, and the parameters.")
 @click.option("-j", "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per CPU).")
+@click.option("--scheduler", metavar="tcp://HOST:8786|local:N",
+              help="Run on a Dask cluster (mountkit[distributed]): a scheduler's address, a scheduler file, "
+                   "or local:N for N worker processes here. See docs/distributed.md.")
 def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, aperture, distance, corrections, linear,
             scale, vignetting_strength, interpolation, output_format, suffix, quality, raw_colour, demosaic,
-            overwrite, dry_run, workers):
+            overwrite, dry_run, workers, scheduler=None):
     """Correct lens distortion, lateral CA and vignetting in image and raw files.
 
     INPUT may be files, folders (with -r, their subfolders too) or glob
@@ -104,6 +107,14 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
     if outdir.exists() and not outdir.is_dir():
         err.print(f"[red]error:[/] {outdir} exists and is not a folder")
         sys.exit(EXIT_USAGE)
+    if scheduler is not None:  # a Dask cluster runs the batch (mountkit.distributed)
+        from ..distributed import runner_for
+
+        try:
+            run = runner_for(scheduler, workers)
+        except MountkitError as exc:
+            err.print(f"[red]error:[/] {exc}")
+            sys.exit(EXIT_USAGE)
     try:
         jobs = plan(inputs, outdir, recursive=recursive, output_format=output_format, suffix=suffix, kit=kit)
     except PlanError as exc:
@@ -134,7 +145,11 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
         _print_plan(out, work, kit)
         sys.exit(EXIT_FAILED if any(e for _, _, e in work) else EXIT_OK)
     outdir.mkdir(parents=True, exist_ok=True)
-    report = _run_with_progress(err, work, workers, run)
+    try:
+        report = _run_with_progress(err, work, workers, run)
+    except MountkitError as exc:  # --scheduler: the cluster cannot be reached or cannot see the files
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(EXIT_USAGE)
     _print_summary(out, report, outdir)
     if report.interrupted:
         err.print("[yellow]interrupted[/]: files not finished were removed; finished files are kept")
