@@ -202,6 +202,20 @@ def test_zebra_marks_exactly_the_stripes_over_pixels_at_or_above_threshold(kind,
         assert z.mask[:5].any() and not z.mask[5:10].any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_zebra_threshold_is_exact_for_float_frames(dtype):
+    below = np.asarray(0.95, dtype)  # the float nearest 0.95
+    if float(below) >= 0.95:
+        below = np.nextafter(below, dtype(0))
+    above = np.nextafter(below, dtype(1))
+    frame = np.tile(np.array([below, above], dtype), (4, 4))
+    z = zebra(frame, 0.95, width=100, angle=0)  # one stripe over the whole frame
+    assert np.array_equal(z.mask, frame.astype(np.float64) >= 0.95)
+    assert z.above == 16 and not z.mask[:, 0::2].any()
+    band = zebra(frame, None, band=(0.9, float(below) - 0.9), width=100, angle=0).band_mask
+    assert band[:, 0::2].all() and not band[:, 1::2].any()
+
+
 def test_zebra_on_rgb_luminance_and_max_channel():
     rng = np.random.default_rng(12)
     frame = ten_bit(rng, (64, 64, 3))

@@ -157,8 +157,8 @@ def as_pixels(frame: Any, *, white_level: float | None = None, black_level: floa
 def luminance(frame: Any) -> np.ndarray:
     """Rec. 709 luminance of a frame, float32, in the frame's own units.
 
-    One-channel frames are returned as float32 unchanged in value; for RGB the
-    weights are :data:`LUMA_WEIGHTS`.
+    One-channel frames are returned as float32 unchanged in value (a copy);
+    for RGB the weights are :data:`LUMA_WEIGHTS`.
 
     Examples
     --------
@@ -167,7 +167,7 @@ def luminance(frame: Any) -> np.ndarray:
     """
     data = pixel_array(frame)
     if data.ndim == 2:
-        return data.astype(np.float32, copy=False)
+        return data.astype(np.float32)  # always a new array
     return data.astype(np.float32, copy=False) @ np.asarray(LUMA_WEIGHTS, np.float32)
 
 
@@ -197,8 +197,9 @@ def _limit_in_dtype(dtype: np.dtype, limit: float, *, up: bool):
         # outside the type's range a float64 limit keeps the comparison exact (all or nothing)
         return dtype.type(v) if info.min <= v <= info.max else np.float64(v)
     f = dtype.type(limit)
-    if up and f < limit:
+    # compare as Python floats: a Python float against a float32 scalar would be cast to float32
+    if up and float(f) < limit:
         f = np.nextafter(f, dtype.type(np.inf))
-    elif not up and f > limit:
+    elif not up and float(f) > limit:
         f = np.nextafter(f, dtype.type(-np.inf))
     return f
