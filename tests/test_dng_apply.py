@@ -15,7 +15,15 @@ from mountkit.cli import make_cli
 from mountkit.dng.apply import StackedCorrector, gain_map_cfa_hook, plan_embedded
 from mountkit.dng.embed import write_opcode_list
 from mountkit.dng.gain import gain_map_values, vignette_gain
-from mountkit.dng.opcodes import FixVignetteRadial, GainMap, OpcodeError, WarpRectilinear, serialise_opcode_list
+from mountkit.dng.opcodes import (
+    FixVignetteRadial,
+    GainMap,
+    OpcodeError,
+    WarpFisheye,
+    WarpRectilinear,
+    WarpRectilinear2,
+    serialise_opcode_list,
+)
 from mountkit.dng.warp import source_positions
 from mountkit.errors import CorrectionWarning
 from mountkit.io.dng_writer import write_dng
@@ -193,3 +201,28 @@ def test_correct_command_end_to_end(tmp_path, dngs):
     r = CliRunner().invoke(group, ["correct", str(src), "-o", str(tmp_path / "x"), "--corrections",
                                    "embedded,profile"])
     assert r.exit_code == 2 and "at most one of" in r.output
+
+
+@pytest.mark.parametrize("op", [
+    WarpRectilinear(radial=[(1.0, -0.05, 0.01, 0.0)], tangential=[(2e-3, -1e-3)], center=(0.45, 0.55)),
+    WarpRectilinear(radial=[(1.001, -0.05, 0.01, 0), (1, -0.05, 0.01, 0), (0.999, -0.04, 0.01, 0)],
+                    center=(0.45, 0.55)),
+    WarpRectilinear2(
+        radial=[(1.0, 0.01, -0.08) + (0.0,) * 12, (1.0, 0.0, -0.08) + (0.0,) * 12, (1.0, -0.01, -0.08) + (0.0,) * 12],
+        valid_range=[(0.0, 0.9)] * 3, reciprocal=True),
+    WarpFisheye(radial=[(1.0, -0.1, 0.0, 0.0)], center=(0.5, 0.5)),
+], ids=["rectilinear-tangential-offcentre", "rectilinear-3-planes", "rectilinear2-reciprocal", "fisheye"])
+def test_engine_applies_each_warp_opcode_exactly(op):
+    """The registered opcode models, through kit.corrector, give the opcode's own source positions."""
+    from mountkit.dng.models import embedded_lens
+
+    size = (300, 200)
+    lens = embedded_lens([op], size)
+    cor = KIT.corrector(lens, crop_factor=1.0, size=size, focal=50, scale=1.0)
+    yy, xx = np.mgrid[0:200:7, 0:300:7].astype(np.float64)
+    got = cor.source_points(xx, yy)
+    planes = op.planes
+    for c in range(3):
+        sx, sy = source_positions(op, xx, yy, *size, plane=c if planes == 3 else 0, image_planes=3)
+        np.testing.assert_allclose(got[..., c, 0], sx, atol=1e-6)
+        np.testing.assert_allclose(got[..., c, 1], sy, atol=1e-6)
