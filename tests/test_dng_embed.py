@@ -175,6 +175,17 @@ def test_embed_profile_reproduces_the_corrector_on_the_file(tmp_path):
     # missing information is asked for
     with pytest.raises(mountkit.CorrectionError, match="crop factor of the camera"):
         embed_profile(kit, lens, src, tmp_path / "o2.dng")
+    # an adapted lens on a phone: the phone's own focal length and f-number in EXIF are not the lens's
+    phone = write_dng(tmp_path / "phone.dng", cfa=cfa, exif={"FocalLength": 8.7, "FNumber": 1.8})
+    lens2 = Lens("Test", "f/2 28", focal_min=28, aperture_max=2.0, profile=lens.profile)
+    with pytest.raises(mountkit.CorrectionError, match=r"no usable FNumber \(EXIF FocalLength 8.7 mm ignored.*"
+                                                       r"EXIF FNumber f/1.8 ignored: wider than the lens opens"):
+        embed_profile(kit, lens2, phone, tmp_path / "o4.dng", crop_factor=2.64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CorrectionWarning)
+        res = embed_profile(kit, lens2, phone, tmp_path / "o5.dng", crop_factor=2.64, aperture=2.8)
+    assert res.notes == ["EXIF FocalLength 8.7 mm ignored: outside the lens's range"]
+    assert res.conversion is not None
     plain = write_dng(tmp_path / "noexif.dng")
     with pytest.raises(mountkit.CorrectionError, match="needs the aperture"):
         embed_profile(kit, lens, plain, tmp_path / "o3.dng", crop_factor=2.64, focal=28)

@@ -157,6 +157,7 @@ class EmbedResult:
     appended_bytes: int = 0
     replaced: OpcodeList | None = None
     conversion: Conversion | None = None
+    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -166,6 +167,7 @@ class EmbedResult:
             "changed_bytes_of_input": sum(b - a for a, b in self.changed_ranges),
             "appended_bytes": self.appended_bytes,
             "replaced": self.replaced.describe() if self.replaced is not None else None,
+            "notes": list(self.notes),
         }
         if self.conversion is not None:
             out["conversion"] = self.conversion.describe()
@@ -433,6 +435,17 @@ def embed_profile(kit: Kit, lens: Lens | str, source, output, *, camera=None, cr
     if info.ifd is None:
         raise FrameError(f"{os.fspath(source)}: no raw image IFD (NewSubfileType 0)")
     f, a, d = shooting_parameters(info, focal=focal, aperture=aperture, distance=distance)
+    if isinstance(lens, str):
+        lens = kit.lens(lens, crop_factor=crop_factor)
+    notes: list[str] = []
+    # an adapted lens: the body's EXIF describes its own lens (a phone's 8.7 mm f/1.8), not this one
+    if focal is None and f is not None and lens.focal_min is not None and not (
+            0.95 * lens.focal_min <= f <= 1.05 * lens.focal_max):
+        notes.append(f"EXIF FocalLength {f:g} mm ignored: outside the lens's range")
+        f = None
+    if aperture is None and a is not None and lens.aperture_max is not None and a < 0.95 * lens.aperture_max:
+        notes.append(f"EXIF FNumber f/{a:g} ignored: wider than the lens opens (f/{lens.aperture_max:g})")
+        a = None
     if camera is None and crop_factor is None:
         make, model = info.exif.get("Make"), info.exif.get("Model")
         if model:
@@ -445,9 +458,12 @@ def embed_profile(kit: Kit, lens: Lens | str, source, output, *, camera=None, cr
                                   "unknown; pass camera= or crop_factor= (--camera / --crop-factor)")
     kinds = tuple(corrections)
     if "vignetting" in kinds and a is None:
-        raise CorrectionError(f"{os.fspath(source)}: vignetting needs the aperture and the file has no FNumber; "
-                              "pass aperture= (--aperture) or leave vignetting out")
+        raise CorrectionError(f"{os.fspath(source)}: vignetting needs the aperture and the file has no usable "
+                              "FNumber" + (f" ({'; '.join(notes)})" if notes else "")
+                              + "; pass aperture= (--aperture) or leave vignetting out (--no-vignetting)")
     width, height = info.ifd.stage_size(3)
     cor = kit.corrector(lens, camera=camera, crop_factor=crop_factor, size=(width, height), focal=f, aperture=a,
                         distance=d, corrections=kinds, scale=scale)
-    return embed_corrector(cor, source, output, warp2=warp2, replace=replace, **options)
+    result = embed_corrector(cor, source, output, warp2=warp2, replace=replace, **options)
+    result.notes[:0] = notes
+    return result

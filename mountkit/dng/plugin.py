@@ -228,7 +228,7 @@ def embed_command(profile: str, source: str, output: str, camera: str | None, cr
         click.echo(f"  changed: {c}")
     click.echo(f"  {result.appended_bytes} bytes appended; every other byte of {os.path.basename(result.source)} "
                "is unchanged")
-    for n in notes + list(conv.notes if conv is not None else ()):
+    for n in result.notes + notes + list(conv.notes if conv is not None else ()):
         click.echo(f"  note: {n}", err=True)
 
 
