@@ -226,3 +226,19 @@ def test_engine_applies_each_warp_opcode_exactly(op):
         sx, sy = source_positions(op, xx, yy, *size, plane=c if planes == 3 else 0, image_planes=3)
         np.testing.assert_allclose(got[..., c, 0], sx, atol=1e-6)
         np.testing.assert_allclose(got[..., c, 1], sy, atol=1e-6)
+
+
+def test_list3_gain_map_multiplies_the_rgb_frame(tmp_path, dngs):
+    """DJI-style: a GainMap in OpcodeList3 acts on the demosaiced planes (here one map plane per colour)."""
+    gm = GainMap(top=0, left=0, bottom=H, right=W, plane=0, planes=3, spacing=(1.0, 1.0),
+                 gains=np.array([[[1.0, 1.5, 2.0], [1.2, 1.7, 2.2]], [[1.4, 1.9, 2.4], [1.6, 2.1, 2.6]]]))
+    path = tmp_path / "dji.dng"
+    write_opcode_list(dngs["plain"], path, [gm])
+    plan = plan_embedded(path)
+    assert plan.carries == {"vignetting": ("OpcodeList3 #1 GainMap",)}
+    cor, _ = plan.corrector_for(KIT, (W, H), None)
+    out = cor.apply(np.ones((H, W, 3), np.float32))
+    rows, cols = np.arange(H), np.arange(W)
+    for c in range(3):
+        np.testing.assert_allclose(out[..., c], gain_map_values(gm, rows, cols, H, W, c), rtol=1e-6)
+    assert cor.active == ("vignetting",) and not cor.moves_pixels
