@@ -108,12 +108,14 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
         err.print(f"[red]error:[/] {outdir} exists and is not a folder")
         sys.exit(EXIT_USAGE)
     if scheduler is not None:  # a Dask cluster runs the batch (mountkit.distributed)
+        from rich.markup import escape
+
         from ..distributed import runner_for
 
         try:
             run = runner_for(scheduler, workers)
         except MountkitError as exc:
-            err.print(f"[red]error:[/] {exc}")
+            err.print(f"[red]error:[/] {escape(str(exc))}")
             sys.exit(EXIT_USAGE)
     try:
         jobs = plan(inputs, outdir, recursive=recursive, output_format=output_format, suffix=suffix, kit=kit)
@@ -148,7 +150,9 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
     try:
         report = _run_with_progress(err, work, workers, run)
     except MountkitError as exc:  # --scheduler: the cluster cannot be reached or cannot see the files
-        err.print(f"[red]error:[/] {exc}")
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(EXIT_USAGE)
     _print_summary(out, report, outdir)
     if report.interrupted:
