@@ -501,10 +501,18 @@ def vignetting_gain(g: FrameGeometry, x, y, vignetting: ModelTerms | None, *, st
 
 
 def _first_crossing(fn: Callable[[np.ndarray], np.ndarray], targets: np.ndarray, r_hi: float,
-                    n: int = 2048) -> np.ndarray:
-    """Smallest r in [0, r_hi] with fn(r) = target, for each target > 0 (inf where fn stays below)."""
-    grid = np.linspace(0.0, r_hi, n + 1)
-    vals = fn(grid)
+                    n: int = 2048, grid: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Smallest r in [0, r_hi] with fn(r) = target, for each target > 0 (inf where fn stays below).
+
+    ``grid`` may give the samples ``(r, fn(r))`` (r from 0 to r_hi) used to bracket the crossings.
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    if grid is None:
+        grid = np.linspace(0.0, r_hi, n + 1)
+        vals = fn(grid)
+    else:
+        grid, vals = grid
+        n = len(grid) - 1
     vals = np.where(np.isfinite(vals), vals, -np.inf)
     cm = np.maximum.accumulate(vals)
     k = np.searchsorted(cm, targets, side="left")
@@ -524,15 +532,65 @@ def _first_crossing(fn: Callable[[np.ndarray], np.ndarray], targets: np.ndarray,
         with np.errstate(divide="ignore", invalid="ignore"):
             nxt = r - f / d
         nxt = np.where((nxt >= lo) & (nxt <= hi), nxt, 0.5 * (lo + hi))
-        done = np.abs(f) <= 1e-15 * np.maximum(targets, 1.0)
+        done = (np.abs(f) <= 1e-15 * np.maximum(targets, 1.0)) | (np.abs(nxt - r) <= 1e-15 * np.maximum(r, 1e-3))
         r = np.where(done, r, nxt)
         if np.all(done | unreachable):
             break
     return np.where(unreachable, np.inf, r)
 
 
+def _edge_ratio(fn: Callable[[np.ndarray], np.ndarray], rho_min: float, rho_max: float, reverse: bool,
+                samples: int) -> float:
+    """The extreme over rho in [rho_min, rho_max] of rho / R^-1(rho), R = ``fn`` a radial map, R^-1 its first crossing.
+
+    Where R is at a running maximum (R(r) >= R(r') for r' < r), rho = R(r) has first crossing r and
+    the ratio is R(r) / r; so the extreme is that of R(r) / r over those r between the crossings of
+    rho_min and rho_max.  Largest for the forward map, smallest (over reachable radii) for ``reverse``.
+    Radii the map never reaches give no constraint (0 forward, inf reverse).
+    """
+    pick = np.argmin if reverse else np.argmax
+    none = math.inf if reverse else 0.0
+    r_top = 4.0 * rho_max + 1.0
+    grid = np.linspace(0.0, r_top, samples + 1)
+    vals = fn(grid)
+    vals = np.where(np.isfinite(vals), vals, -np.inf)
+    lo_hi = _first_crossing(fn, np.array([rho_min, rho_max]), r_top, grid=(grid, vals))
+    r_lo, r_hi = float(lo_hi[0]), float(lo_hi[1])
+    if not math.isfinite(r_lo):
+        return none
+    cands = [rho_min / r_lo]
+    if math.isfinite(r_hi):
+        cands.append(rho_max / r_hi)
+    else:
+        r_hi = r_top
+    cm = np.maximum.accumulate(vals)
+    record = (vals >= cm) & (grid > r_lo) & (grid < r_hi)
+    if np.any(record):
+        idx = np.nonzero(record)[0]
+        q = vals[idx] / grid[idx]
+        k = int(idx[pick(q)])
+        cands.append(float(vals[k] / grid[k]))
+        # refine around the extreme between the neighbouring samples
+        fine = np.linspace(max(grid[k - 1], r_lo), min(grid[min(k + 1, samples)], r_hi), 65)
+        fv = fn(fine)
+        ok = (fv >= cm[k - 1]) & (fine > 0)
+        if np.any(ok):
+            rf, qf = fine[ok], fv[ok] / fine[ok]
+            m = int(pick(qf))
+            cands.append(float(qf[m]))
+            if 0 < m < len(qf) - 1:  # the vertex of the parabola through the extreme and its neighbours
+                (a, b, c), (qa, qb, qc) = rf[m - 1:m + 2], qf[m - 1:m + 2]
+                den = (b - a) * (qb - qc) - (b - c) * (qb - qa)
+                if den != 0:
+                    v = b - 0.5 * ((b - a) ** 2 * (qb - qc) - (b - c) ** 2 * (qb - qa)) / den
+                    if a < v < c:
+                        fvv = float(fn(np.array([v]))[0])
+                        cands.append(fvv / v)
+    return float(min(cands) if reverse else max(cands))
+
+
 def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: ModelTerms | None = None,
-               reverse: bool = False, samples: int = 256) -> float:
+               reverse: bool = False, samples: int = 512) -> float:
     """lensfun's automatic scale: the zoom that leaves no empty border, times lensfun's safety margins.
 
     lensfun 0.3.4 (``lfModifier::GetAutoScale``) searches 8 directions (edge
@@ -564,18 +622,9 @@ def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: M
     if distortion is not None and not distortion.model.is_radial:
         return _auto_scale_planar(g, distortion, tca, reverse)
     x0, x1, y0, y1 = g.bounds
-    # distance from the optical centre to the frame edge, over the boundary
-    rho_min = min(abs(v) for v in (x0, x1, y0, y1))
-    inside_centre = x0 < 0 < x1 and y0 < 0 < y1
-    if not inside_centre:
-        rho_min = 0.0
+    # distances from the optical centre to the frame edge: every value from the nearest edge to the farthest corner
+    rho_min = min(abs(v) for v in (x0, x1, y0, y1)) if (x0 < 0 < x1 and y0 < 0 < y1) else 1e-9
     rho_max = g.corner_radius
-    rho_lo = max(rho_min, 1e-9)
-    # lensfun's 8 directions (edge midpoints and corners: the extremes of a monotonic
-    # distortion) and an even sampling of every radius in between
-    probes = [abs(x0), abs(x1), abs(y0), abs(y1)] + [math.hypot(a, b) for a in (x0, x1) for b in (y0, y1)]
-    rho = np.unique(np.concatenate([np.linspace(rho_lo, rho_max, samples + 1), [p for p in probes if p > 0]]))
-    r_hi = 4.0 * rho_max + 1.0
 
     def radial(channel: int):
         def fn(r):
@@ -588,23 +637,8 @@ def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: M
 
         return fn
 
-    def ratio(fn, radii):
-        with np.errstate(divide="ignore"):
-            return radii / _first_crossing(fn, radii, r_hi)  # 0 where the edge is never reached
-
-    ratios = {}
-    for c in ((1,) if tca is None else (1, 0, 2)):
-        fn = radial(c)
-        q = ratio(fn, rho)
-        if reverse:
-            q = np.where(q > 0, q, np.inf)
-        k = int(np.argmin(q) if reverse else np.argmax(q))
-        best = float(q[k])
-        if 0 < k < len(rho) - 1:  # an interior extreme: look closer between the neighbours
-            fine = np.linspace(rho[k - 1], rho[k + 1], 33)
-            qf = ratio(fn, fine)
-            best = float(np.min(np.where(qf > 0, qf, np.inf), initial=best) if reverse else max(best, qf.max()))
-        ratios[c] = best
+    ratios = {c: _edge_ratio(radial(c), rho_min, rho_max, reverse, samples)
+              for c in ((1,) if tca is None else (1, 0, 2))}
     if reverse:
         s_g = ratios[1] if np.isfinite(ratios[1]) else 1.0
         s_all = min(ratios.values())
