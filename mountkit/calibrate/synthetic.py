@@ -31,6 +31,38 @@ def engine_mapper(corrector) -> Mapper:
     return corrector.channel_points
 
 
+def cached_mapper(mapper: Mapper, width: int, height: int, channels=(0, 1, 2)) -> Mapper:
+    """A mapper evaluated once for every pixel of a frame (one row beyond each edge) and then looked up.
+
+    The simulation map depends on the lens only, so every shot of one lens can
+    share it; it answers the whole-row queries :func:`render_board` makes.
+    """
+    xs = np.arange(width, dtype=np.float64)[None, :]
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(c: int):
+        if c not in cache:
+            ys = np.arange(-1, height + 1, dtype=np.float64)[:, None]
+            mx, my = mapper(xs, ys, c)
+            cache[c] = np.broadcast_arrays(np.asarray(mx), np.asarray(my))
+        return cache[c]
+
+    for c in channels:
+        get(c)
+
+    def lookup(qx, qy, channel: int = 1):
+        qx = np.asarray(qx)
+        qy = np.asarray(qy)
+        if qx.shape == (1, width) and qy.ndim == 2 and qy.shape[1] == 1:
+            rows = qy[:, 0].astype(np.intp) + 1
+            if np.all(rows >= 0) and np.all(rows < height + 2) and np.all(qy[:, 0] == np.floor(qy[:, 0])):
+                mx, my = get(channel)
+                return mx[rows], my[rows]
+        return mapper(qx, qy, channel)
+
+    return lookup
+
+
 def radial_lut_mapper(g: geo.FrameGeometry, distortion: geo.ModelTerms, *, samples: int = 200001) -> Mapper:
     """A fast simulation map for radial distortion (green only): the inverse radius from a dense table.
 
@@ -137,7 +169,7 @@ def render_board(width: int, height: int, homography: np.ndarray, pattern: tuple
             level = 1.0 if channels == 1 else channel_levels[c]
             out[a:b, :, k] = vals * level
     for k in range(channels):
-        plane = out[:, :, k]
+        plane = np.ascontiguousarray(out[:, :, k])
         if blur_px > 0:
             cv2.GaussianBlur(plane, (0, 0), blur_px, dst=plane, borderType=cv2.BORDER_REPLICATE)
         if noise > 0:
@@ -145,6 +177,7 @@ def render_board(width: int, height: int, homography: np.ndarray, pattern: tuple
                 b = min(height, a + BLOCK_ROWS)
                 plane[a:b] += rng.normal(0.0, noise, size=(b - a, width)).astype(np.float32)
         np.clip(plane, 0.0, 1.0, out=plane)
+        out[:, :, k] = plane
     return out[:, :, 0] if channels == 1 else out
 
 
