@@ -126,13 +126,13 @@ def test_example_plugin_installs_works_hides_and_uninstalls(venv):
     ok(venv.mountkit("uninstall", "-y", "mountkit-example"))
     assert "example" not in plugins(venv)
     assert venv.manifest() == []
-    assert venv.mountkit("example-info").returncode == 2
+    assert venv.mountkit("example-info", MOUNTKIT_LOAD_PLUGINS="example").returncode == 2
 
     # the manifest brings back what `mountkit install` installed (as after reinstalling mountkit)
     ok(venv.mountkit("install", wheel))
     ok(venv.run(venv.python, "-m", "pip", "uninstall", "-y", "-q", "mountkit-example"))  # behind mountkit's back
     ok(venv.mountkit("install", "--restore"))
-    assert plugins(venv)["example"]["status"] == "ok"
+    assert plugins(venv, MOUNTKIT_LOAD_PLUGINS="example")["example"]["status"] == "ok"
     ok(venv.mountkit("uninstall", "-y", "mountkit-example"))
 
 
@@ -171,7 +171,7 @@ def test_new_plugin_installs_and_its_own_tests_pass(venv):
     project = gen / "mountkit-zeiss-contax"
     ok(venv.mountkit("install", "-e", project))
     assert venv.manifest() == [{"name": "mountkit-zeiss-contax", "requirement": str(project), "editable": True}]
-    info = plugins(venv)["zeiss_contax"]
+    info = plugins(venv, MOUNTKIT_LOAD_PLUGINS="zeiss_contax")["zeiss_contax"]
     assert (info["distribution"], info["version"], info["status"]) == ("mountkit-zeiss-contax", "0.1.0", "ok")
 
     venv.pip("install", "-q", "--no-compile", "pytest")
