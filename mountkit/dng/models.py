@@ -244,7 +244,7 @@ def opcode_calibrations(opcodes: Sequence[Opcode], g: geo.FrameGeometry, *, foca
                 params = {f"k{i}": float(v) for i, v in enumerate(op.radial[0])}
                 cals.append(Calibration("distortion", "dng_warp_fisheye", focal, {**params, **common}))
                 continue
-            recip = float(getattr(op, "reciprocal", False))
+            recip = 1.0 if getattr(op, "reciprocal", 0) else 0.0
             green = _plane_params(op, 1 if op.planes == 3 else 0)
             per_plane = op.planes > 1 and len({tuple(_plane_params(op, s).items()) for s in range(op.planes)}) > 1
             if not (per_plane and _is_identity(green)):

@@ -522,7 +522,7 @@ class WarpRectilinear2(Opcode):
     tangential: tuple[tuple[float, float], ...] | None = None
     valid_range: tuple[tuple[float, float], ...] | None = None
     center: tuple[float, float] = (0.5, 0.5)
-    reciprocal: bool = False
+    reciprocal: int = 0  # the stored uint32; non-zero means 1 / poly
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -542,7 +542,7 @@ class WarpRectilinear2(Opcode):
         object.__setattr__(self, "tangential", tangential)
         object.__setattr__(self, "valid_range", valid)
         object.__setattr__(self, "center", _center(self.center, self.name))
-        object.__setattr__(self, "reciprocal", bool(self.reciprocal))
+        object.__setattr__(self, "reciprocal", _uint32(int(self.reciprocal), "reciprocal", self.name))
 
     @property
     def planes(self) -> int:
@@ -556,7 +556,7 @@ class WarpRectilinear2(Opcode):
         parts = [struct.pack(">I", self.planes)]
         for r, t, v in zip(self.radial, self.tangential, self.valid_range, strict=False):
             parts.append(struct.pack(f">{self.TERMS + 4}d", *r, *t, *v))
-        parts.append(struct.pack(">2dI", *self.center, 1 if self.reciprocal else 0))
+        parts.append(struct.pack(">2dI", *self.center, self.reciprocal))
         return b"".join(parts)
 
     @classmethod
@@ -570,10 +570,10 @@ class WarpRectilinear2(Opcode):
         return cls(radial=tuple(b[:cls.TERMS] for b in blocks),
                    tangential=tuple(b[cls.TERMS:cls.TERMS + 2] for b in blocks),
                    valid_range=tuple(b[cls.TERMS + 2:] for b in blocks),
-                   center=vals[-2:], reciprocal=recip != 0, **header)
+                   center=vals[-2:], reciprocal=recip, **header)
 
     def _describe_params(self, full: bool) -> dict[str, Any]:
-        return {"planes": self.planes, "center": list(self.center), "reciprocal": self.reciprocal,
+        return {"planes": self.planes, "center": list(self.center), "reciprocal": bool(self.reciprocal),
                 "coefficients": [{"kr": list(r), "kt": list(t), "valid_range": list(v)}
                                  for r, t, v in zip(self.radial, self.tangential, self.valid_range, strict=False)]}
 
