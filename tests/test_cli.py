@@ -420,3 +420,22 @@ def test_new_plugin_writes_a_package_whose_own_tests_pass(tmp_path):
     bad = run(["new-plugin", "3d-lenses", "-o", str(tmp_path / "out")])
     assert bad.exit_code == 1 and "plugin name '3d-lenses'" in bad.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mountkit-my-lenses"]
+
+
+def test_names_from_a_real_pip_report(tmp_path):
+    """For a project whose name cannot be read without building it, the name comes from pip's report."""
+    project = tmp_path / "legacy"
+    project.mkdir()
+    (project / "setup.py").write_text(
+        "from setuptools import setup\n"
+        "setup(name='mountkit-legacy', version='0.3', py_modules=['mountkit_legacy'],\n"
+        "      entry_points={'mountkit': ['legacy = mountkit_legacy']})\n")
+    (project / "mountkit_legacy.py").write_text("")
+    assert installer.requirement_name(str(project)) is None
+    report = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-build-isolation",
+                           "--no-index", "-q", "--report", str(report), str(project)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    names = installer._names_from_report(report)
+    assert names[str(project.resolve())] == "mountkit-legacy"
