@@ -13,4 +13,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mountkit.tools.plugin",
     "mountkit.io.plugin",
     "mountkit.dng.plugin",
+    "mountkit.calibrate.colour_shading",
+    "mountkit.calibrate.plugin",
 )
