@@ -475,6 +475,13 @@ def validate_file(path: str | Path, kit=None) -> FileReport:
 
     file = str(path)
     rep = FileReport(file=file)
+    suffix = Path(path).suffix.lower()
+    if suffix in (".xml", ".lcp"):
+        what = "an Adobe LCP" if suffix == ".lcp" else "lensfun XML"
+        rep.issues.append(Issue(file=file, path="", check="toml",
+                                message=f"this is {what} file, not a mountkit profile: convert it first with "
+                                        f"`mountkit profile import {path} -o DIR`, then validate DIR"))
+        return rep
     try:
         doc = tp.load_document(path)
     except ProfileError as exc:

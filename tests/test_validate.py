@@ -284,3 +284,10 @@ def test_checks_are_vectorised_over_many_samples(kit):
     p = {"a": 0.2, "b": -0.7, "c": 0.4}
     rd = r * m.radial_factor(r, p)
     assert (np.diff(rd) <= 0).any() == (distortion_problem(m, p, 1.5) is not None)
+
+
+def test_foreign_formats_are_pointed_to_import(tmp_path, kit):
+    p = tmp_path / "db.xml"
+    p.write_text("<lensdatabase/>")
+    (i,) = validate_file(p, kit).issues
+    assert "lensfun XML file, not a mountkit profile" in i.message and "mountkit profile import" in i.message
