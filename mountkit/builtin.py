@@ -15,4 +15,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mountkit.dng.plugin",
     "mountkit.calibrate.colour_shading",
     "mountkit.calibrate.plugin",
+    "mountkit.demo",
 )
