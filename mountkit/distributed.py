@@ -56,6 +56,7 @@ import contextlib
 import functools
 import logging
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -161,8 +162,10 @@ def connect(scheduler: str | Scheduler, *, timeout: float = 30.0) -> Iterator[An
     distributed = require_distributed()
     spec = parse_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
     if spec.local_workers is not None:
-        cluster = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+        with _sigint_ignored():  # inherited by the worker processes: Ctrl-C reaches only this process
+            cluster = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
+                                               host="127.0.0.1", dashboard_address=None,
+                                               silence_logs=logging.ERROR)
         try:
             with distributed.Client(cluster) as client:
                 yield client
@@ -182,6 +185,25 @@ def connect(scheduler: str | Scheduler, *, timeout: float = 30.0) -> Iterator[An
         yield client
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while processes are started (they keep ignoring it), as the local pool's workers do.
+
+    On Ctrl-C in a terminal every process of the foreground group gets
+    SIGINT; the workers should not die of it mid-write, but be stopped by
+    this process, which then removes their unfinished files.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # -- the task ----------------------------------------------------------------------------------

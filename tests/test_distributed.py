@@ -347,3 +347,16 @@ def test_parse_scheduler_rejects_with_the_forms(tmp_path):
     f = tmp_path / "scheduler.json"
     f.write_text("{}")
     assert parse_scheduler(str(f)) == Scheduler(scheduler_file=str(f))
+
+
+def test_local_cluster_processes_start_with_ctrl_c_ignored():
+    import subprocess
+
+    from mountkit.distributed import _sigint_ignored
+
+    probe = [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"]
+    with _sigint_ignored():
+        inside = subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout.strip()
+    after = subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout.strip()
+    assert (inside, after) == ("True", "False")  # workers inherit it; this process gets its handler back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
