@@ -410,9 +410,14 @@ def test_profiles_that_contradict_the_code_are_not_used():
 
 def test_identify_with_the_lensfun_plugin_when_installed():
     lensfun_plugin = pytest.importorskip("mountkit_lensfun")
-    kit = Kit(plugins=[mountkit_leica_m, lensfun_plugin], entry_points=False, warn=False)
-    lens = kit.identify({"Make": LEICA, "Model": "M9 Digital Camera", "LensType": 26 << 2 | 1})
-    assert lens.calibrated and lens.model == "Summicron-M 1:2/28 ASPH."
+    metadata = {"Make": LEICA, "Model": "M9 Digital Camera", "LensType": 26 << 2 | 1}
+    kit = Kit(plugins=[mountkit_leica_m, lensfun_plugin], entry_points=False, builtins=False, warn=False)
+    lens = kit.identify(metadata)
+    assert lens.calibrated and lens.model == "Summicron-M 1:2/28 ASPH." and lens.source.endswith("rf-leica.xml")
+    # with the built-ins, the shipped profile of the same lens (priority 50) wins over lensfun's (90)
+    shipped = Kit(plugins=[mountkit_leica_m, lensfun_plugin], entry_points=False, warn=False).identify(metadata)
+    assert shipped.calibrated and shipped.model.casefold() == "summicron-m 1:2/28 asph."
+    assert shipped.source.endswith(".toml")
 
 
 # -- loading ------------------------------------------------------------------------
