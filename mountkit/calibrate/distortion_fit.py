@@ -63,7 +63,10 @@ class DistortionFit:
     camera); ``rms_px`` and ``max_px`` are the corner residuals in pixels;
     ``radius_covered`` the largest normalised (captured) radius a corner
     reached and ``corner_radius`` that of the frame corner (beyond the first,
-    the correction is extrapolated).
+    the correction is extrapolated).  ``pose`` is the pose model used
+    (``projection``: ``camera_focal`` is the pinhole focal length in normalised
+    units and ``poses`` the (rvec, t) of each shot; ``homography``: ``poses``
+    are the homographies).
     """
 
     model: str
@@ -79,7 +82,9 @@ class DistortionFit:
     points: np.ndarray = field(repr=False)
     residuals: np.ndarray = field(repr=False)
     shot_index: np.ndarray = field(repr=False)
-    homographies: np.ndarray = field(repr=False)
+    poses: np.ndarray = field(repr=False)
+    pose: str = "projection"
+    camera_focal: float | None = None
     radius_covered: float = 0.0
     corner_radius: float = 0.0
 
@@ -203,8 +208,119 @@ def _solve(problem: _Problem, x0: np.ndarray) -> np.ndarray:
     return res.x
 
 
+def rodrigues(rvec: np.ndarray) -> np.ndarray:
+    """Rotation matrices (K, 3, 3) of rotation vectors (K, 3) (axis times angle)."""
+    rvec = np.asarray(rvec, dtype=np.float64).reshape(-1, 3)
+    theta = np.linalg.norm(rvec, axis=1)
+    safe = np.where(theta > 1e-12, theta, 1.0)
+    k = rvec / safe[:, None]
+    kx, ky, kz = k[:, 0], k[:, 1], k[:, 2]
+    zero = np.zeros_like(kx)
+    cross = np.stack([np.stack([zero, -kz, ky], 1), np.stack([kz, zero, -kx], 1), np.stack([-ky, kx, zero], 1)], 1)
+    c, s_ = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    rot = c * np.eye(3) + s_ * cross + (1 - c) * k[:, :, None] * k[:, None, :]
+    small = theta <= 1e-12
+    if np.any(small):
+        rot[small] = np.eye(3)
+    return rot
+
+
+def focal_from_homographies(hom: np.ndarray) -> float | None:
+    """The pinhole focal length (normalised units) shared by board homographies, principal point at 0.
+
+    Zhang's two constraints per homography with square pixels and a known
+    principal point, solved for 1/f^2 by least squares; None when the poses do
+    not determine it (boards facing the camera squarely).
+    """
+    rows, rhs = [], []
+    for h8 in hom:
+        h = np.append(h8, 1.0).reshape(3, 3)
+        h1, h2 = h[:, 0], h[:, 1]
+        rows.append(h1[0] * h2[0] + h1[1] * h2[1])
+        rhs.append(-h1[2] * h2[2])
+        rows.append(h1[0] ** 2 + h1[1] ** 2 - h2[0] ** 2 - h2[1] ** 2)
+        rhs.append(-(h1[2] ** 2 - h2[2] ** 2))
+    a = np.array(rows)
+    b = np.array(rhs)
+    if not np.any(np.abs(b) > 1e-9 * np.abs(a).max(initial=1.0)):
+        return None
+    inv_f2 = float(a @ b / (a @ a))
+    if not (inv_f2 > 0 and math.isfinite(inv_f2)):
+        return None
+    return 1.0 / math.sqrt(inv_f2)
+
+
+def pose_from_homography(h8: np.ndarray, f: float) -> np.ndarray:
+    """Rotation vector and translation (6 numbers) of a board from its homography and the focal length."""
+    import cv2
+
+    h = np.append(h8, 1.0).reshape(3, 3)
+    m = np.diag([1.0 / f, 1.0 / f, 1.0]) @ h
+    lam = 2.0 / (np.linalg.norm(m[:, 0]) + np.linalg.norm(m[:, 1]))
+    if m[2, 2] * lam < 0:
+        lam = -lam
+    r1, r2, t = lam * m[:, 0], lam * m[:, 1], lam * m[:, 2]
+    u, _, vt = np.linalg.svd(np.column_stack([r1, r2, np.cross(r1, r2)]))
+    rot = u @ vt
+    if np.linalg.det(rot) < 0:
+        rot = u @ np.diag([1, 1, -1]) @ vt
+    rvec, _ = cv2.Rodrigues(rot)
+    return np.concatenate([rvec.ravel(), t])
+
+
+class _ProjectionProblem:
+    """Residuals (pixels) of the full-projection model: shared focal length, a pose (rvec, t) per shot."""
+
+    def __init__(self, model: DistortionModel, names: Sequence[str], fixed: Mapping[str, float], board: np.ndarray,
+                 index: np.ndarray, observed: np.ndarray, k: int, unscale: float):
+        self.model, self.names, self.fixed = model, list(names), dict(fixed)
+        self.board = np.column_stack([board, np.zeros(board.shape[0])])
+        self.index, self.k, self.unscale = index, k, unscale
+        self.ox, self.oy = observed[:, 0], observed[:, 1]
+        self.m = len(self.names)
+        self.g = self.m + 1  # global parameters: the model's and the focal length
+
+    def params(self, x: np.ndarray) -> dict[str, float]:
+        p = dict(self.fixed)
+        p.update(zip(self.names, (float(v) for v in x[: self.m])))
+        return p
+
+    def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f = x[self.m]
+        poses = x[self.g:].reshape(self.k, 6)
+        rot = rodrigues(poses[:, :3])[self.index]
+        cam = np.einsum("nij,nj->ni", rot, self.board) + poses[self.index, 3:]
+        return f * cam[:, 0] / cam[:, 2], f * cam[:, 1] / cam[:, 2]
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        u, v = self.project(x)
+        s = np.asarray(self.model.radial_factor(np.hypot(u, v), self.params(x)), dtype=np.float64)
+        return np.concatenate([u * s - self.ox, v * s - self.oy]) * self.unscale
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        """Central differences; the per-shot columns of all shots are perturbed together (their rows differ)."""
+        n = self.index.shape[0]
+        jac = np.zeros((2 * n, x.shape[0]))
+        for j in range(self.g):
+            h = _STEP * max(1.0, abs(x[j]))
+            xp, xm = x.copy(), x.copy()
+            xp[j] += h
+            xm[j] -= h
+            jac[:, j] = (self.residuals(xp) - self.residuals(xm)) / (2 * h)
+        rows = np.arange(2 * n)
+        shot = np.concatenate([self.index, self.index])
+        for j in range(6):
+            cols = self.g + 6 * np.arange(self.k) + j
+            h = _STEP * np.maximum(1.0, np.abs(x[cols]))
+            xp, xm = x.copy(), x.copy()
+            xp[cols] += h
+            xm[cols] -= h
+            jac[rows, self.g + 6 * shot + j] = (self.residuals(xp) - self.residuals(xm)) / (2 * h[shot])
+        return jac
+
+
 def fit_distortion(detections: Sequence[BoardDetection], geometry: geo.FrameGeometry, model: DistortionModel, *,
-                   focal: float, fixed: Mapping[str, float] | None = None,
+                   focal: float, fixed: Mapping[str, float] | None = None, pose: str = "projection",
                    rejected: Sequence[BoardRejected] = ()) -> DistortionFit:
     """Fit a radial lensfun distortion model to the corners of several chessboard shots.
 
@@ -220,6 +336,13 @@ def fit_distortion(detections: Sequence[BoardDetection], geometry: geo.FrameGeom
         Focal length in mm the shots were taken at.
     fixed : mapping, optional
         Parameters held at a value instead of fitted (e.g. ``{"a": 0, "c": 0}``).
+    pose : {"projection", "homography"}
+        How each shot's board is placed: a pinhole camera shared by all shots
+        (one focal length, principal point at the distortion centre, a rotation
+        and translation per shot: 6 parameters), or a free homography per shot
+        (8 parameters; always the first stage, and the fallback when the poses
+        do not determine a focal length).  The shared camera separates
+        distortion from perspective better.
     rejected : sequence of BoardRejected
         Shots already rejected by detection, carried into the result.
 
@@ -299,6 +422,19 @@ def fit_distortion(detections: Sequence[BoardDetection], geometry: geo.FrameGeom
             raise MountkitError("no shot agrees with the fit: " + "; ".join(str(r) for r in rejected))
         x_prev = np.concatenate([x[: len(names)], _homographies_from(x, len(names), k)[kept].ravel()])
         dets = new
+    if pose not in ("projection", "homography"):
+        raise MountkitError(f"pose must be 'projection' or 'homography', got {pose!r}")
+    used = "homography"
+    if pose == "projection":
+        hom = _homographies_from(x, len(names), len(dets))
+        f0 = focal_from_homographies(hom)
+        if f0 is not None:
+            proj = _ProjectionProblem(model, names, base, board, index, observed, len(dets), g.norm_unscale)
+            x0 = np.concatenate([x[: len(names)], [f0]] + [pose_from_homography(h8, f0) for h8 in hom])
+            xp = _solve(proj, x0)
+            res_p = proj.residuals(xp)
+            if np.all(np.isfinite(res_p)):
+                problem, x, res, used = proj, xp, res_p, "projection"
     params = problem.params(x)
     n = observed.shape[0]
     resid = np.column_stack([res[:n], res[n:]])
@@ -310,7 +446,8 @@ def fit_distortion(detections: Sequence[BoardDetection], geometry: geo.FrameGeom
         crop_factor=g.crop_factor, aspect_ratio=g.aspect_ratio, size=(g.width, g.height),
         rms_px=math.sqrt(float(np.mean(err ** 2))), max_px=float(err.max()), shots=shots, rejected=tuple(rejected),
         points=np.column_stack(geo.normalized_to_pixel(g, observed[:, 0], observed[:, 1])), residuals=resid,
-        shot_index=index, homographies=_homographies_from(x, len(names), len(dets)).copy(),
+        shot_index=index, pose=used, poses=x[len(names) + (1 if used == "projection" else 0):].reshape(
+            len(dets), -1).copy(), camera_focal=float(x[len(names)]) if used == "projection" else None,
         radius_covered=float(np.hypot(observed[:, 0], observed[:, 1]).max()), corner_radius=g.corner_radius)
 
 

@@ -181,26 +181,37 @@ def render_board(width: int, height: int, homography: np.ndarray, pattern: tuple
     return out[:, :, 0] if channels == 1 else out
 
 
-def board_homographies(width: int, height: int, pattern: tuple[int, int], n: int, *,
-                       rng: np.random.Generator | None = None, board_fraction: float = 0.42, tilt: float = 0.12,
-                       mapper: Mapper | None = None,
-                       inside: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
-    """Board poses covering the whole frame: homographies board (squares) -> perfect-frame pixels.
+def rotation(rx: float, ry: float, rz: float) -> np.ndarray:
+    """Rotation matrix R = Rz Ry Rx (radians)."""
+    cx, sx, cy, sy, cz, sz = math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry), math.cos(rz), math.sin(rz)
+    rot_x = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    rot_y = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rot_z = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rot_z @ rot_y @ rot_x
 
-    The first nine push the board against the frame's corners, edges and
-    centre, the next four put a smaller board deep in each corner; the rest
-    are random.  Each is rotated a little and seen in
-    perspective (corners moved by up to ``tilt`` of the board's size).
+
+def board_homographies(width: int, height: int, pattern: tuple[int, int], n: int, *,
+                       rng: np.random.Generator | None = None, board_fraction: float = 0.42, tilt: float = 0.35,
+                       focal_px: float | None = None, mapper: Mapper | None = None,
+                       inside: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
+    """Board poses covering the whole frame, seen by one pinhole camera: homographies board -> perfect-frame pixels.
+
+    The camera has focal length ``focal_px`` (default: the frame's long side)
+    and its principal point at the frame centre; the board is tilted by up
+    to ``tilt`` radians about both axes and rolled a little.  The first nine
+    poses push the board against the frame's corners, edges and centre, the
+    next four put a smaller, less tilted board deep in each corner; the rest
+    are random.
 
     ``mapper`` (the lens's simulation map) gives the region of the perfect
     frame the captured frame sees; ``inside(columns, rows)`` (perfect-frame
     positions -> bool, see :func:`inside_check`) says whether a pose's white
     margin lands on the captured frame.  Without them the frame itself is used.
     """
-    import cv2
-
     rng = rng if rng is not None else np.random.default_rng(1)
     cols, rows = pattern
+    f = float(focal_px if focal_px is not None else max(width, height))
+    k_mat = np.array([[f, 0, (width - 1) / 2.0], [0, f, (height - 1) / 2.0], [0, 0, 1]])
     if mapper is not None:
         bi, bj = geo.boundary_pixels(width, height)
         qx, qy = mapper(bi, bj, 1)
@@ -211,39 +222,38 @@ def board_homographies(width: int, height: int, pattern: tuple[int, int], n: int
         def inside(px, py):
             return (px >= 1) & (px <= width - 2) & (py >= 1) & (py <= height - 2)
     bw, bh = cols + 3.0, rows + 3.0  # the board with its margin spans [-2, cols + 1] x [-2, rows + 1]
-    src = np.array([[-2, -2], [cols + 1, -2], [cols + 1, rows + 1], [-2, rows + 1]], dtype=np.float64)
+    centre = np.array([(cols - 1) / 2.0, (rows - 1) / 2.0, 0.0])
     t = np.linspace(0.0, 1.0, 40)
     ex = np.concatenate([-2 + bw * t, np.full_like(t, cols + 1.0), -2 + bw * t, np.full_like(t, -2.0)])
     ey = np.concatenate([np.full_like(t, -2.0), -2 + bh * t, np.full_like(t, rows + 1.0), -2 + bh * t])
-    # nine poses against the corners, edges and centre, then smaller boards deep in the four corners
     grid = [(fx, fy, 1.0) for fy in (0.0, 0.5, 1.0) for fx in (0.0, 0.5, 1.0)]
     grid += [(fx, fy, 0.5) for fy in (0.0, 1.0) for fx in (0.0, 1.0)]
     out = []
     for k in range(n):
         fx, fy, size = grid[k] if k < len(grid) else (rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.8, 1.2))
-        scale = board_fraction * min(width / bw, height / bh) * size
-        deep = 9 <= k < len(grid)  # square to the corner, to reach as far into it as possible
-        ang = 0.0 if deep else rng.uniform(-0.15, 0.15)
-        jitter = rng.uniform(-tilt, tilt, size=(4, 2)) * (0.25 if deep else 1.0)
+        deep = 9 <= k < len(grid)
+        a = tilt * (0.3 if deep else 1.0)
+        rot = rotation(rng.uniform(-a, a), rng.uniform(-a, a), 0.0 if deep else rng.uniform(-0.15, 0.15))
+        # distance at which the board (with margin) spans board_fraction * size of the frame
+        span = board_fraction * size * min(width / bw, height / bh)  # pixels per square
         inset = 0.0
         for _ in range(400):
-            qw, qh = bw * scale, bh * scale
+            z = f / span
+            qw, qh = bw * span, bh * span
             cx = x0 + inset * (x1 - x0) + 0.5 * qw + fx * max(0.0, (1 - 2 * inset) * (x1 - x0) - qw)
             cy = y0 + inset * (y1 - y0) + 0.5 * qh + fy * max(0.0, (1 - 2 * inset) * (y1 - y0) - qh)
-            ca, sa = math.cos(ang), math.sin(ang)
-            quad = []
-            for (sx, sy), (jx, jy) in zip(((-1, -1), (1, -1), (1, 1), (-1, 1)), jitter):
-                dx, dy = 0.5 * qw * (sx + jx), 0.5 * qh * (sy + jy)
-                quad.append((cx + ca * dx - sa * dy, cy + sa * dx + ca * dy))
-            h = np.asarray(cv2.getPerspectiveTransform(src.astype(np.float32), np.asarray(quad, np.float32)),
-                           dtype=np.float64)
+            ray = np.linalg.solve(k_mat, np.array([cx, cy, 1.0]))
+            trans = z * ray - rot @ centre
+            h = k_mat @ np.column_stack([rot[:, 0], rot[:, 1], trans])
+            h = h / h[2, 2]
             px, py = board_to_pixel(h, ex, ey)
-            if bool(np.all(inside(px, py))):
+            w_ok = (rot[2, 0] * ex + rot[2, 1] * ey + trans[2]) > 0
+            if bool(np.all(w_ok)) and bool(np.all(inside(px, py))):
                 out.append(h)
                 break
             inset += 0.005
             if inset > 0.3:
-                inset, scale = 0.0, scale * 0.9
+                inset, span = 0.0, span * 0.9
         else:
             raise ValueError("cannot place the board inside the frame; the distortion is too strong")
     return out
