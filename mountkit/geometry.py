@@ -39,13 +39,14 @@ otherwise.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
 
-from .errors import CorrectionError
+from .errors import CorrectionError, CorrectionWarning
 from .models.base import CorrectionModel, DistortionModel, TCAModel, VignettingModel
 
 #: Safety factor lensfun multiplies its automatic scale by (once more with TCA).
@@ -627,13 +628,15 @@ def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: M
     rho_max = g.corner_radius
 
     def radial(channel: int):
+        # distance from the centre of where a point at radius r is sampled (a negative factor, far
+        # outside a polynomial's calibrated range, mirrors the point through the centre)
         def fn(r):
             r = np.asarray(r, dtype=np.float64)
-            rd = r * distortion.model.radial_factor(r, distortion.params) if distortion is not None else r
+            rd = np.abs(r * distortion.model.radial_factor(r, distortion.params)) if distortion is not None else r
             if channel == 1 or tca is None:
                 return rd
-            fr, fb = tca.model.channel_factors(np.abs(rd), tca.params)
-            return rd * (fr if channel == 0 else fb)
+            fr, fb = tca.model.channel_factors(rd, tca.params)
+            return np.abs(rd * (fr if channel == 0 else fb))
 
         return fn
 
@@ -648,6 +651,10 @@ def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: M
         if tca is not None:
             s /= max(AUTOSCALE_MARGIN, s_g / s_all)
         return float(s)
+    if distortion is not None and max(ratios.values()) < 0.01:
+        warnings.warn("automatic scale: the distortion model never carries the frame's edge out of the frame "
+                      "(the polynomial turns back beyond its calibrated radius); using lensfun's floor, 0.01 "
+                      "(a 100x zoom). Pass a numeric scale instead.", CorrectionWarning, stacklevel=3)
     s_g = max(ratios[1], 0.01) if distortion is not None else 1.0
     s_all = max(ratios.values())
     if distortion is None:
