@@ -22,7 +22,7 @@ on every worker (a shared file system).
 - **Faults.**  When a worker dies, Dask runs its tasks again elsewhere.  The
   outputs are written atomically (temporary file + rename, by
   ``correct_file``), and a retried task is idempotent: the driver stamps each
-  output (inode, size, mtime) when it submits the task, and a task that finds
+  output (size, mtime) when it submits the task, and a task that finds
   its output changed since then, carrying the record of its own input, was
   finished by an earlier attempt whose worker died before reporting: it
   returns that result and writes nothing.  Temporary files of attempts that
@@ -60,7 +60,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +74,8 @@ EARLIER_ATTEMPT = "written by an earlier attempt of this task, whose worker died
 #: URL schemes of Dask's communication layers.
 _SCHEMES = ("tcp://", "tls://", "ws://", "wss://", "ucx://", "inproc://")
 
-#: (inode, size, mtime in ns) of an output, or None when it does not exist.
-Stamp = tuple[int, int, int] | None
+#: (size, mtime in ns) of an output, or None when it does not exist.
+Stamp = tuple[int, int] | None
 
 
 class ClusterError(MountkitError):
@@ -210,12 +210,17 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 def stamp(path: str | os.PathLike) -> Stamp:
-    """(inode, size, mtime in ns) of ``path``, or None when there is no such file."""
+    """(size, mtime in ns) of ``path``, or None when there is no such file.
+
+    Both come from the file server on a shared file system, so the client
+    and every worker see the same stamp (inode numbers can differ between
+    clients of an SMB share).
+    """
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def correct_task(src: str | os.PathLike, dest: str | os.PathLike, settings: FileSettings, before: Stamp,
@@ -378,8 +383,8 @@ def run_on_client(work: Sequence[tuple[Job, FileSettings | None, str | None]], c
     """
     distributed = require_distributed()
     t0 = time.perf_counter()
-    info = client.scheduler_info()
-    report = ClusterReport(scheduler=str(info.get("address", "")), workers=len(info.get("workers", {})))
+    report = ClusterReport(scheduler=str(getattr(client.scheduler, "address", "") or ""),
+                           workers=len(client.nthreads()))
 
     def done(r: FileResult) -> None:
         report.results.append(r)
@@ -397,7 +402,7 @@ def run_on_client(work: Sequence[tuple[Job, FileSettings | None, str | None]], c
 
     ordered = iter(order_by_settings(runnable))
     batch_id = uuid.uuid4().hex[:12]
-    jobs: dict[str, Job] = {}
+    jobs: dict[str, tuple[Job, Path, Path]] = {}
     pending = distributed.as_completed(loop=client.loop, with_results=True)
     counter = 0
 
@@ -411,9 +416,9 @@ def run_on_client(work: Sequence[tuple[Job, FileSettings | None, str | None]], c
         for job, settings in ordered:
             key = f"mountkit-correct-{batch_id}-{counter}"
             counter += 1
-            jobs[key] = job
-            pending.add(client.submit(correct_task, job.input, job.output, settings, stamp(job.output), job_fn,
-                                      key=key, pure=False))
+            src, dest = _absolute(job.input), _absolute(job.output)  # workers have another working folder
+            jobs[key] = (job, src, dest)
+            pending.add(client.submit(correct_task, src, dest, settings, stamp(dest), job_fn, key=key, pure=False))
             n -= 1
             if n <= 0:
                 return
@@ -421,12 +426,13 @@ def run_on_client(work: Sequence[tuple[Job, FileSettings | None, str | None]], c
     finished = 0
     try:
         if check_paths and report.workers:
-            check_workers_see(client, runnable[0][0])
+            first = runnable[0][0]
+            check_workers_see(client, replace(first, input=_absolute(first.input), output=_absolute(first.output)))
         limit = window()
         submit(limit)
         for fut, value in pending:  # results are gathered in the background, as they complete
-            job = jobs.pop(fut.key)
-            r = value if fut.status == "finished" else _task_failure(job, fut)
+            job, src, dest = jobs.pop(fut.key)
+            r = _as_planned(value if fut.status == "finished" else _task_failure(job, fut), job, src, dest)
             fut.release()
             if EARLIER_ATTEMPT in r.notes:
                 report.earlier_attempts += 1
@@ -437,12 +443,38 @@ def run_on_client(work: Sequence[tuple[Job, FileSettings | None, str | None]], c
             submit(max(1, limit - pending.count()))
     except KeyboardInterrupt:
         report.interrupted = True
-        with contextlib.suppress(Exception):
-            client.cancel(list(pending.futures))
+        _cancel(client, pending)
+    except BaseException:  # the tasks are the batch's: none outlives it on a client the caller keeps
+        _cancel(client, pending)
+        raise
     finally:
         report.partial_files_removed = remove_partial_files(job.output for job, _ in runnable)
         report.seconds = time.perf_counter() - t0
     return report
+
+
+def _cancel(client, pending) -> None:
+    with contextlib.suppress(Exception):
+        client.cancel(list(pending.futures))
+
+
+def _absolute(path: Path) -> Path:
+    return path if path.is_absolute() else Path(os.path.abspath(path))
+
+
+def _as_planned(r: FileResult, job: Job, src: Path, dest: Path) -> FileResult:
+    """``r`` with the job's paths as planned (relative ones stay relative), as the local batch reports them."""
+    if (src, dest) == (job.input, job.output):
+        return r
+    pairs = sorted(((str(src), str(job.input)), (str(dest), str(job.output))), key=lambda p: -len(p[0]))
+
+    def planned(text: str) -> str:
+        for absolute, given in pairs:
+            text = text.replace(absolute, given)
+        return text
+
+    return replace(r, input=job.input, output=job.output, message=planned(r.message),
+                   notes=tuple(planned(n) for n in r.notes))
 
 
 def _task_failure(job: Job, fut) -> FileResult:

@@ -167,6 +167,24 @@ def test_bad_files_are_reported_as_the_local_batch_reports_them(tmp_path, kit, c
     assert not leftovers(tmp_path / "dask")
 
 
+def test_relative_paths_reach_workers_and_are_reported_as_given(tmp_path, kit, client, monkeypatch):
+    write_frames(tmp_path / "in", 3)
+    (tmp_path / "in" / "text.tif").write_text("this is not a TIFF\n" * 20)
+    monkeypatch.chdir(tmp_path)  # the workers' working folder stays elsewhere
+    inputs = sorted(Path("in").iterdir())
+
+    def outcome(report):
+        return sorted((str(r.input), r.output.name, r.status, r.message.replace("local", "OUT").replace("dask", "OUT"))
+                      for r in report.results)
+
+    local = run(resolved(plan(inputs, Path("local"), kit=kit), kit), workers=1)
+    report = run_on_client(resolved(plan(inputs, Path("dask"), kit=kit), kit), client)
+    assert outcome(report) == outcome(local) and report.exit_code == 1
+    assert [r.input for r in report.failed] == [Path("in/text.tif")]
+    assert "in/text.tif" in report.failed[0].message and str(tmp_path) not in report.failed[0].message
+    assert all(sha(Path("dask") / f.name) == sha(Path("local") / f.name) for f in inputs if f.name != "text.tif")
+
+
 def test_cli_scheduler_local_runs_the_batch_with_progress_and_exit_code(tmp_path, kit):
     import subprocess
 
