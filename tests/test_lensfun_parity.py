@@ -656,3 +656,24 @@ def test_corrector_float32_maps_against_lensfunpy_whole_frame(kit, matrix):
     d = float(np.abs(ours - theirs).max())
     figure("EF 24-70 II at 35 mm, crop 1.534, 1500x1000, whole frame vs lensfunpy", f"{d:.3f} px")
     assert 0.005 < d <= 0.17
+
+
+def test_autoscale_where_lensfuns_eight_directions_leave_an_empty_border(kit, pairs, liblensfun):
+    """Sigma's 4.5 mm circular fisheye (distortion only, no projection change) at crop 1.53: lensfun's search
+    gives up in some directions and its scale leaves the frame's edge empty; mountkit's does not."""
+    lens, lf = next(p for p in pairs if p[1].model == "Sigma 4.5mm f/2.8 EX DC HSM circular fisheye")
+    w, h, crop = 8192, 6144, 1.53
+    with pytest.warns(mountkit.CorrectionWarning, match="beyond the calibration sensor"):  # 1.53 < 1.534
+        cor = Corrector(kit, lens, crop_factor=crop, size=(w, h), scale="auto", corrections=("tca", "distortion"))
+    theirs = liblensfun.auto_scale(key_of(lens), crop, w, h, 4.5, tca=bool(lf.calib_tca))
+    bi, bj = boundary_pixels(w, h)
+    dist, tca = lensfun_terms(lf, 4.5)
+
+    def fills(scale):
+        m = exact_coordinates(bi, bj, width=w, height=h, crop=crop, lens_crop=lens.profile.crop_factor,
+                              aspect=lens.profile.aspect_ratio, dist=dist, tca=tca, scale=scale)
+        return bool(np.all((m[..., 0] >= 0) & (m[..., 0] <= w - 1) & (m[..., 1] >= 0) & (m[..., 1] <= h - 1)))
+
+    figure("Sigma 4.5 mm circular fisheye at crop 1.53, 8192x6144: autoscale", f"{cor.scale:.4f} vs lensfun {theirs:.4f}")
+    assert cor.scale > theirs * 1.05
+    assert fills(cor.scale) and not fills(theirs)
