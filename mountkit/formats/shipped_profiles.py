@@ -15,7 +15,7 @@ lensfunpy copy uses added as aliases; its provenance names both.  Leica's
 
 Usage::
 
-    python scripts/update_shipped_profiles.py --lensfun-checkout PATH --commit SHA [--force]
+    python -m mountkit.formats.shipped_profiles --lensfun-checkout PATH --commit SHA [--force]
 """
 
 from __future__ import annotations
