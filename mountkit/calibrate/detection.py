@@ -202,7 +202,7 @@ def refine_corners_symmetric(plane: np.ndarray, corners: np.ndarray, square_px: 
     image interpolated by cubic splines.  Unlike ``cornerSubPix``, whose result
     depends on where the corner falls between pixel centres (about 0.03 px on
     sharp synthetic corners), this has no such bias.  Corners whose refinement
-    moves more than a pixel keep their input position.
+    moves more than 1.5 px keep their input position.
 
     Returns (N, 2) float64 (column, row).
     """
@@ -250,7 +250,7 @@ def refine_corners_symmetric(plane: np.ndarray, corners: np.ndarray, square_px: 
         step[~active] = 0.0
         c = c + step
         moved = np.hypot(*(c - (corners - cen + half)).T)
-        active &= ok & (moved <= 1.0)
+        active &= ok & (moved <= 1.5)
         if np.all(np.hypot(dx, dy)[active] < 1e-5):
             break
     out = c + cen - half
@@ -267,8 +267,9 @@ def _find(cv2, u8: np.ndarray, pattern: tuple[int, int] | None):
         if not ok:
             ok, corners = cv2.findChessboardCornersSB(u8, pattern, flags=flags | cv2.CALIB_CB_EXHAUSTIVE)
         return (corners.reshape(-1, 2).astype(np.float64), pattern) if ok else (None, pattern)
-    ok, corners, meta = cv2.findChessboardCornersSBWithMeta(u8, (MIN_BOARD, MIN_BOARD),
-                                                            flags=flags | cv2.CALIB_CB_LARGER)
+    # the exhaustive search finds the whole board; without it LARGER often stops at a part of it
+    ok, corners, meta = cv2.findChessboardCornersSBWithMeta(
+        u8, (MIN_BOARD, MIN_BOARD), flags=flags | cv2.CALIB_CB_LARGER | cv2.CALIB_CB_EXHAUSTIVE)
     if not ok:
         return None, None
     rows, cols = meta.shape[:2]
@@ -374,6 +375,8 @@ def detect_boards(shots: Iterable[Shot], pattern: tuple[int, int] | None = None,
     With ``workers`` > 1, shots are processed in that many threads (OpenCV
     releases the GIL), so at most ``workers`` frames are in memory at once.
     All shots must have the same size; a shot of another size is rejected.
+    Without ``pattern``, the board's size is detected in the first shot
+    where a board is found and then required in the others.
 
     Returns
     -------
@@ -391,11 +394,18 @@ def detect_boards(shots: Iterable[Shot], pattern: tuple[int, int] | None = None,
         except FrameError as exc:
             return BoardRejected(shot.name, f"cannot be read: {exc}")
 
-    if workers > 1 and len(shots) > 1:
+    results: list = []
+    while pattern is None and len(results) < len(shots):
+        r = one(shots[len(results)])
+        results.append(r)
+        if isinstance(r, BoardDetection):
+            pattern = r.pattern
+    rest = shots[len(results):]
+    if workers > 1 and len(rest) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(one, shots))
+            results += list(pool.map(one, rest))
     else:
-        results = [one(s) for s in shots]
+        results += [one(s) for s in rest]
     found = [r for r in results if isinstance(r, BoardDetection)]
     rejected = [r for r in results if isinstance(r, BoardRejected)]
     if found:
