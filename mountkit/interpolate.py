@@ -204,12 +204,9 @@ def interpolate_focal(calibrations: Sequence[Calibration], focal: float, model: 
     scaled = set(model.scaled())
     out = {}
     for k in model.params:
-        def y(f, p):
-            if p is None:
-                return None
-            return p[k] * f if k in scaled else p[k]
-
-        v = hermite(y(p0f, p0), y(p1f, p1), y(p2f, p2), y(p3f, p3), t)
+        ys = [None if p is None else (p[k] * f if k in scaled else p[k])
+              for f, p in ((p0f, p0), (p1f, p1), (p2f, p2), (p3f, p3))]
+        v = hermite(ys[0], ys[1], ys[2], ys[3], t)
         out[k] = v / focal if k in scaled else v
     return Interpolated(kind, name, out, True, ignored, f"interpolated between {p1f:g} and {p2f:g} mm")
 

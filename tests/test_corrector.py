@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.ndimage import gaussian_filter
 from mountkit_lensfun.database import bundled_database
+from scipy.ndimage import gaussian_filter
 
 import mountkit
 from mountkit import Calibration, Camera, CorrectionWarning, Corrector, Lens, LensProfile
@@ -56,8 +56,8 @@ def synthetic(distortion=None, tca=None, vignetting=None, focal=35.0, crop=1.0, 
         cals.append(Calibration("tca", tca[0], focal, tca[1]))
     if vignetting:
         cals.append(Calibration("vignetting", "pa", focal, vignetting, aperture=2.8, distance=1000))
-    return Lens("Test", "Synthetic 35mm", focal_min=focal, profile=LensProfile(crop_factor=crop, calibrations=tuple(cals)),
-                **lens)
+    profile = LensProfile(crop_factor=crop, calibrations=tuple(cals))
+    return Lens("Test", "Synthetic 35mm", focal_min=focal, profile=profile, **lens)
 
 
 # -- construction and errors -------------------------------------------------------------
@@ -372,8 +372,10 @@ def test_remap_reproduces_samples_constants_and_ramps_and_fills_outside():
     # bilinear is exact on linear data; Keys' a = -0.75 (OpenCV's choice) is not: it sharpens
     assert np.allclose(remap(ramp, x, y, "bilinear")[:3], (3 * x - 2 * y + 5)[:3], atol=2e-5)
     t = np.float32(0.3)
-    expect = sum(float(w[0]) * (3 * (3 + k) - 2 * 4 + 5) for k, w in zip((-1, 0, 1, 2), kernel_weights(np.array([t]), "bicubic")))
-    assert remap(ramp, np.array([3.3], np.float32), np.array([4.0], np.float32), "bicubic")[0] == pytest.approx(expect, abs=1e-5)
+    weights = kernel_weights(np.array([t]), "bicubic")
+    expect = sum(float(w[0]) * (3 * (3 + k) - 2 * 4 + 5) for k, w in zip((-1, 0, 1, 2), weights, strict=True))
+    got = remap(ramp, np.array([3.3], np.float32), np.array([4.0], np.float32), "bicubic")[0]
+    assert got == pytest.approx(expect, abs=1e-5)
     near = remap(ramp, np.array([3.5, 4.5, 3.49]), np.array([2.0, 2.0, 2.0]), "nearest")
     assert near.tolist() == [ramp[2, 4], ramp[2, 4], ramp[2, 3]]  # ties to even, as OpenCV
 

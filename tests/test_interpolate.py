@@ -30,7 +30,7 @@ def vig(f, a, d, k1, k2=0.0, k3=0.0):
 def catmull_rom_reference(fs, ys, f):
     """lensfun's rule written out for ascending focal lengths fs (all terms focal-scaled)."""
     k = max(i for i in range(len(fs)) if fs[i] < f)
-    y = [v * F for v, F in zip(ys, fs)]
+    y = [v * F for v, F in zip(ys, fs, strict=True)]
     y1, y2 = y[k], y[k + 1]
     m1 = (y2 - y[k - 1]) / 2 if k >= 1 else y2 - y1
     m2 = (y[k + 2] - y1) / 2 if k + 2 < len(fs) else y2 - y1
@@ -54,7 +54,7 @@ def test_focal_spline_is_catmull_rom_in_index_space_on_term_times_focal(focals, 
     if min(np.diff(fs)) < 0.05:
         return
     ks = np.random.default_rng(seed).uniform(-0.05, 0.05, len(fs))
-    cals = [dist(f, k1=float(k)) for f, k in zip(fs, ks)]
+    cals = [dist(f, k1=float(k)) for f, k in zip(fs, ks, strict=True)]
     i = int(u * (len(fs) - 1))
     f = fs[i] + (u * (len(fs) - 1) - i) * (fs[i + 1] - fs[i])
     if f in fs:

@@ -277,10 +277,10 @@ def calibrations_from_lensfunpy(kind, items, names):
     for c in items:
         name = names.get(c.model.value, "none")
         if kind == "vignetting":
-            cals.append(Calibration(kind, "pa", c.focal, dict(zip(("k1", "k2", "k3"), c.terms)),
+            cals.append(Calibration(kind, "pa", c.focal, dict(zip(("k1", "k2", "k3"), c.terms, strict=True)),
                                     aperture=c.aperture, distance=c.distance))
         else:
-            params = {} if name == "none" else dict(zip(PARAMS[kind][name], c.terms))
+            params = {} if name == "none" else dict(zip(PARAMS[kind][name], c.terms, strict=False))
             cals.append(Calibration(kind, name, c.focal, params))
     return cals
 
@@ -292,7 +292,8 @@ PARAMS = {"distortion": {"poly3": ("k1",), "poly5": ("k1", "k2"), "ptlens": ("a"
 def focal_tests(focals):
     """On every calibration, between neighbours (float32-exact), and outside on both sides."""
     fs = sorted(set(focals))
-    between = [float(np.float32(a + (b - a) * u)) for a, b in zip(fs, fs[1:]) for u in (0.5, 0.3)]
+    between = [float(np.float32(a + (b - a) * u)) for a, b in zip(fs, fs[1:], strict=False)
+               for u in (0.5, 0.3)]
     return fs + between + [float(np.float32(fs[0] * 0.8)), float(np.float32(fs[-1] * 1.25))]
 
 
@@ -308,8 +309,8 @@ def test_interpolated_distortion_and_tca_equal_lensfunpy(kit, pairs):
             name, used, _ = first_model(cals)
             model = kit.model(kind, name)
             scaled = np.array([p in model.scaled() for p in model.params])
-            mags = np.max([[abs(c.params[p]) * (c.focal if s else 1.0) for p, s in zip(model.params, scaled)]
-                           for c in used], axis=0)
+            mags = np.max([[abs(c.params[p]) * (c.focal if s else 1.0)
+                            for p, s in zip(model.params, scaled, strict=True)] for c in used], axis=0)
             for f in focal_tests(c.focal for c in used):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -373,7 +374,7 @@ def sample_pixels(width, height, seed):
     rng = np.random.default_rng(seed)
     w1, h1 = width - 1, height - 1
     fixed = [(0, 0), (w1, 0), (0, h1), (w1, h1), (w1 / 2, 0), (w1 / 2, h1), (0, h1 / 2), (w1, h1 / 2), (w1 / 2, h1 / 2)]
-    inner = list(zip(rng.uniform(0, w1, 24), rng.uniform(0, h1, 24)))
+    inner = list(zip(rng.uniform(0, w1, 24), rng.uniform(0, h1, 24), strict=True))
     edge = [(rng.uniform(0, w1), 0.0) for _ in range(6)] + [(0.0, rng.uniform(0, h1)) for _ in range(6)]
     pts = np.array(fixed + inner + edge, float)
     return pts[:, 0], pts[:, 1]
@@ -674,6 +675,7 @@ def test_autoscale_where_lensfuns_eight_directions_leave_an_empty_border(kit, pa
                               aspect=lens.profile.aspect_ratio, dist=dist, tca=tca, scale=scale)
         return bool(np.all((m[..., 0] >= 0) & (m[..., 0] <= w - 1) & (m[..., 1] >= 0) & (m[..., 1] <= h - 1)))
 
-    figure("Sigma 4.5 mm circular fisheye at crop 1.53, 8192x6144: autoscale", f"{cor.scale:.4f} vs lensfun {theirs:.4f}")
+    figure("Sigma 4.5 mm circular fisheye at crop 1.53, 8192x6144: autoscale",
+           f"{cor.scale:.4f} vs lensfun {theirs:.4f}")
     assert cor.scale > theirs * 1.05
     assert fills(cor.scale) and not fills(theirs)

@@ -110,7 +110,7 @@ def kernel_weights(t: np.ndarray, interpolation: str) -> list[np.ndarray]:
             ws.append(num / (np.pi * np.pi * d * d))
         total = sum(ws)
         out = []
-        for k, w in zip(TAPS["lanczos3"], ws):
+        for k, w in zip(TAPS["lanczos3"], ws, strict=True):
             w = w / total
             out.append(np.where(tiny, 1.0 if k == 0 else 0.0, w).astype(np.float32))
         return out
@@ -190,11 +190,11 @@ def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation
         acc = np.empty(mx.shape, dtype=np.float32)
         tmp = np.empty(mx.shape, dtype=np.float32)
         idx = np.empty(mx.shape, dtype=np.intp)
-        for l_, wyl in zip(taps, wy):
+        for l_, wyl in zip(taps, wy, strict=True):
             row = _clamp(iy + l_, h - 1)
             row *= w
             acc.fill(0.0)
-            for col, wxk in zip(cols, wx):
+            for col, wxk in zip(cols, wx, strict=True):
                 np.add(row, col, out=idx)
                 flat.take(idx, out=tmp)
                 tmp *= wxk
