@@ -93,18 +93,24 @@ def main(argv=None) -> int:
         times = {}
         for workers in (1, 2):
             jobs = plan(files, tmp / f"out{workers}", kit=kit)
+            load0, cpu0 = os.getloadavg()[0], os.times()
             t = time.perf_counter()
             report = run([(j, settings, None) for j in jobs], workers=workers)
             times[workers] = time.perf_counter() - t
+            cpu1 = os.times()
+            cpu = sum(getattr(cpu1, a) - getattr(cpu0, a) for a in ("user", "system", "children_user",
+                                                                       "children_system"))
             bad = report.failed
             if bad:
                 print(f"{len(bad)} failed: {bad[0].message}", file=sys.stderr)
                 return 1
             per = times[workers] / len(files)
             print(f"{workers} worker(s): {times[workers]:.1f} s ({per:.2f} s per frame, "
-                  f"{len(files) / times[workers]:.2f} frames/s)", flush=True)
+                  f"{len(files) / times[workers]:.2f} frames/s); CPU time {cpu:.1f} s; "
+                  f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
         print(f"speed-up 2 workers vs 1: {times[1] / times[2]:.2f}x (goal >= 1.7x; machine has "
-              f"{len(os.sched_getaffinity(0))} CPUs)")
+              f"{len(os.sched_getaffinity(0))} CPUs; a load average above the CPU count means other "
+              "processes share them and the ratio understates the batch)")
     return 0
 
 
