@@ -72,6 +72,10 @@ def test_kit_corrector_resolves_names_and_reports(kit, summicron):
     d = cor.describe()
     assert d["corrections"]["distortion"]["model"] == "ptlens" and d["size"] == [8192, 6144]
     assert "ptlens" in repr(cor)
+    # a camera by name gives the crop factor
+    assert k.corrector("Summicron-M 1:2/28 Asph.", camera="Leica M10", size=(5976, 3992)).crop_factor == 1.0
+    with pytest.raises(CorrectionError, match="size"):
+        k.corrector("Summicron-M 1:2/28 Asph.", camera="Leica M10")  # lensfun does not know its resolution
     # the camera gives crop factor and size
     cam = Camera("Test", "One-inch", sensor_width=13.1072, sensor_height=9.8304, resolution=(8192, 6144))
     cor = kit.corrector(summicron, camera=cam)
