@@ -173,9 +173,8 @@ def radial_bins(radius: np.ndarray, value: np.ndarray, bins: int = BINS) -> tupl
     return np.array(rb), np.array(vb), np.array(nb, dtype=np.float64)
 
 
-def _direction(angle: float) -> str:
-    names = ["right", "lower right", "bottom", "lower left", "left", "upper left", "top", "upper right"]
-    return names[int(round(angle / (math.pi / 4))) % 8]
+#: Names of the sectors centred on the angles 0, 45, ... 315 degrees (rows grow downwards).
+DIRECTIONS = ("right", "lower right", "bottom", "lower left", "left", "upper left", "top", "upper right")
 
 
 def prepare_flat(flat: FlatField, geometry: geo.FrameGeometry, *, work_side: int = WORK_SIDE) -> PreparedFlat:
@@ -220,16 +219,14 @@ def prepare_flat(flat: FlatField, geometry: geo.FrameGeometry, *, work_side: int
     # evenness: what is left after the radial falloff, by angular sector away from the centre
     ratio = lum / (scale * falloff(radius, k))
     angle = np.arctan2(y, x)
-    sector = ((angle + math.pi) / (2 * math.pi) * SECTORS).astype(int) % SECTORS
+    sector = np.rint(angle / (2 * math.pi / SECTORS)).astype(int) % SECTORS
     outer = radius > 0.35 * radius.max()
     means = np.array([np.median(ratio[outer & (sector == s)]) if np.any(outer & (sector == s)) else 1.0
                       for s in range(SECTORS)])
     spread = float(means.max() - means.min())
     if spread > UNEVEN_LIMIT:
-        bright = int(np.argmax(means))
-        centre_angle = (bright + 0.5) / SECTORS * 2 * math.pi - math.pi
         raise FlatRejected(name, f"unevenly lit: the light differs by {100 * spread:.1f} % around the frame "
-                           f"(brightest towards the {_direction(centre_angle)}); light the diffuser evenly or "
+                           f"(brightest towards the {DIRECTIONS[int(np.argmax(means))]}); light the diffuser evenly or "
                            "rotate the camera between shots")
     return PreparedFlat(name=name, planes=small, radius=radius, u=x / geometry.calibration_diagonal,
                         v=y / geometry.calibration_diagonal, scale=scale, k=tuple(float(v) for v in k))
