@@ -121,7 +121,8 @@ def main(argv=None) -> int:
                 raise SystemExit(f"{label}: {len(bad)} failed: {bad[0].message}")
             rate[label] = len(files) / wall
             print(f"{label:<26} {wall:7.1f} s  {rate[label]:.3f} frames/s  "
-                  f"(correction {sum(r.seconds for r in report.results) / len(files):.2f} s per frame)", flush=True)
+                  f"(correction {sum(r.seconds for r in report.results) / len(files):.2f} s per frame; "
+                  f"load average {os.getloadavg()[0]:.1f})", flush=True)
 
         for workers in (1, 2):
             label = "in this process (1)" if workers == 1 else f"local process pool ({workers})"
