@@ -195,9 +195,10 @@ def distortion_cmd(images, focal, model_name, board, lens_name, maker, mounts, c
         from .report import write_report
 
         write_report(report, distortion=(fit, kit.model("distortion", fit.model)))
+    poses = "a pinhole pose per shot" if fit.pose == "projection" else "a homography per shot"
     rec = CalibrationRecord(fit.calibration(), fit.summary(),
-                            "distortion: chessboard corners (OpenCV findChessboardCornersSB, refined), "
-                            "joint least squares with per-shot homographies")
+                            "distortion: chessboard corners (OpenCV findChessboardCornersSB, refined to their "
+                            f"centre of symmetry), joint least squares of the model with {poses}")
     _write(ctx, [rec], as_json=as_json, extra={
         "kind": "distortion", "model": fit.model, "params": dict(fit.params), "rms_px": fit.rms_px,
         "max_px": fit.max_px, "shots": [s.__dict__ for s in fit.shots],
