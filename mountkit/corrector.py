@@ -38,8 +38,9 @@ from .resample import INTERPOLATIONS, Resampler
 if TYPE_CHECKING:
     from .kit import Kit
 
-#: Corrections the engine applies, in pipeline order.
-KINDS = ("vignetting", "tca", "distortion")
+#: Corrections the engine applies, in pipeline order ("colour_shading": a per-channel gain, applied with
+#: vignetting, from a model with ``shading(u, v, params)``, see :mod:`mountkit.calibrate.colour_shading`).
+KINDS = ("vignetting", "colour_shading", "tca", "distortion")
 #: Focus distance assumed when none is given (m): lensfunpy's default.
 DEFAULT_DISTANCE = 1000.0
 #: Points evaluated per block when whole maps are computed.
@@ -277,10 +278,10 @@ class Corrector:
             if name is None:
                 continue
             model = self.kit.model(kind, name)
-            if kind == "vignetting":
+            if kind in ("vignetting", "colour_shading"):
                 if self.aperture is None:
-                    raise CorrectionError(f"{where}vignetting correction needs the aperture: pass aperture= "
-                                          "(the f-number), or leave 'vignetting' out of corrections")
+                    raise CorrectionError(f"{where}{kind} correction needs the aperture: pass aperture= "
+                                          f"(the f-number), or leave '{kind}' out of corrections")
                 lo, hi = self._focal_range()
                 got = interpolate_vignetting(cals, self.focal, self.aperture, self.distance, model,
                                              focal_min=lo, focal_max=hi, where=where)
@@ -449,6 +450,27 @@ class Corrector:
         gain = self.gain_points(xs, ys)
         return gain if exact else gain.astype(np.float32)
 
+    def shading_gain(self, channel: int, *, exact: bool = False, rows: slice | None = None) -> np.ndarray:
+        """The colour-shading factor of one channel (0 R, 1 G, 2 B) at every pixel, (H, W); 1 without it.
+
+        ``1 / s_c(u, v)`` multiplies the captured channel with vignetting's gain
+        (with ``reverse``, ``s_c`` multiplies the simulated one); 0 where s_c is
+        not positive.  (u, v) are normalised coordinates over the calibration
+        sensor's half-diagonal.
+        """
+        r0, r1, _ = self._row_blocks(rows)
+        terms = self._models.get("colour_shading")
+        if terms is None:
+            return np.ones((r1 - r0, self.width), dtype=np.float64 if exact else np.float32)
+        g = self.geometry
+        x, y = geo.pixel_to_normalized(g, np.arange(self.width, dtype=np.float64)[None, :],
+                                       np.arange(r0, r1, dtype=np.float64)[:, None])
+        s = np.asarray(terms.model.shading(x / g.calibration_diagonal, y / g.calibration_diagonal, terms.params),
+                       dtype=np.float64)[channel]
+        pos = s > 0
+        gain = np.where(pos, s if self.reverse else 1.0 / np.where(pos, s, 1.0), 0.0)
+        return gain if exact else gain.astype(np.float32)
+
     # -- frames -----------------------------------------------------------------
 
     def _check_frame(self, frame) -> np.ndarray:
@@ -533,9 +555,12 @@ class Corrector:
         _, _, blocks = self._row_blocks(None)
         for c in range(planes.shape[2]):
             channel = 1 if mono else c
+            cgain = gain
+            if "colour_shading" in self._models:
+                cgain = self.shading_gain(channel) * (1.0 if gain is None else gain)
             src = planes[..., c].astype(np.float32)
-            if gain is not None and not self.reverse:
-                src *= gain
+            if cgain is not None and not self.reverse:
+                src *= cgain
             plane = np.empty((h, w), dtype=np.float32)
             inside = None
             if self.moves_pixels:
@@ -550,8 +575,8 @@ class Corrector:
                     valid &= inside
             else:
                 plane[...] = src
-            if gain is not None and self.reverse:
-                plane *= gain
+            if cgain is not None and self.reverse:
+                plane *= cgain
                 if inside is not None:
                     plane[~inside] = fill
             if integer:
