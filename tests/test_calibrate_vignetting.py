@@ -160,3 +160,26 @@ def test_prepare_flat_refuses_another_frame_size(flats):
     g = calibration_geometry(800, 600, CROP, 4 / 3)
     with pytest.raises(mountkit.calibrate.FlatRejected, match="frame is 900x675"):
         prepare_flat(flats[0], g)
+
+
+def test_the_corrector_applies_colour_shading_per_channel(kit):
+    """Simulate a flat field with vignetting and colour shading through the engine, then correct it: flat again."""
+    g = calibration_geometry(*SIZE, CROP, 4 / 3)
+    model = Poly4Shading()
+    cals = (Calibration("vignetting", "pa", 21, TRUTH[2.0], aperture=2.0, distance=1000.0),
+            Calibration("colour_shading", "poly4", 21, SHADING, aperture=2.0, distance=1000.0))
+    lens = Lens("Acme", "Wide 21mm", focal_min=21, profile=LensProfile(crop_factor=CROP, aspect_ratio=4 / 3,
+                                                                       calibrations=cals))
+    sim = Corrector(kit, lens, crop_factor=CROP, size=SIZE, aperture=2.0, reverse=True)
+    assert sim.active == ("vignetting", "colour_shading")
+    flat = sim.apply(np.full((SIZE[1], SIZE[0], 3), 0.5, np.float32))
+    expected = 0.5 * sim.vignetting_gain(exact=True)[None] * shading_gains(g, model, model.resolve_params(SHADING),
+                                                                         reverse=True)
+    np.testing.assert_allclose(np.moveaxis(flat, 2, 0), expected, rtol=1e-5)
+    assert flat[0, -1, 2] < flat[0, -1, 0] and flat[0, 0, 2] > flat[0, 0, 0]  # not radial: red leans right
+    back = Corrector(kit, lens, crop_factor=CROP, size=SIZE, aperture=2.0).apply(flat)
+    np.testing.assert_allclose(back, 0.5, rtol=1e-5)
+    # mono frames take the green channel's shading; without the kind requested nothing changes
+    only_vig = Corrector(kit, lens, crop_factor=CROP, size=SIZE, aperture=2.0, corrections=("vignetting",))
+    assert only_vig.active == ("vignetting",)
+    np.testing.assert_allclose(only_vig.shading_gain(0), 1.0)
