@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from mountkit.calibrate import synthetic
-from mountkit.calibrate.detection import (BoardRejected, Shot, detect_board, detect_boards, parse_pattern,
-                                          refine_corners_symmetric, subpix_corners)
+from mountkit.calibrate.detection import (
+    BoardRejected,
+    Shot,
+    detect_board,
+    detect_boards,
+    parse_pattern,
+    refine_corners_symmetric,
+    subpix_corners,
+)
 from mountkit.errors import MountkitError
 
 W, H = 640, 480

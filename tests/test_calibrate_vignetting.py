@@ -26,8 +26,9 @@ def kit():
 
 
 def truth_lens(aperture):
-    return Lens("Acme", "Wide 21mm", focal_min=21, profile=LensProfile(crop_factor=CROP, aspect_ratio=4 / 3, calibrations=(
-        Calibration("vignetting", "pa", 21, TRUTH[aperture], aperture=aperture, distance=1000.0),)))
+    cal = Calibration("vignetting", "pa", 21, TRUTH[aperture], aperture=aperture, distance=1000.0)
+    return Lens("Acme", "Wide 21mm", focal_min=21,
+                profile=LensProfile(crop_factor=CROP, aspect_ratio=4 / 3, calibrations=(cal,)))
 
 
 @pytest.fixture(scope="module")

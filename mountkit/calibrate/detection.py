@@ -214,7 +214,6 @@ def refine_corners_symmetric(plane: np.ndarray, corners: np.ndarray, square_px: 
         return corners.copy()
     radius = int(min(max(round(square_px / 3.0), 3), 14))
     half = radius + 4
-    size = 2 * half + 1
     h, w = plane.shape[:2]
     cen = np.rint(corners).astype(np.intp)
     oy, ox = np.mgrid[-half:half + 1, -half:half + 1]

@@ -150,7 +150,7 @@ class _Problem:
 
     def params(self, x: np.ndarray) -> dict[str, float]:
         p = dict(self.fixed)
-        p.update(zip(self.names, (float(v) for v in x[: self.m])))
+        p.update(zip(self.names, (float(v) for v in x[: self.m]), strict=True))
         return p
 
     def _forward(self, x):
@@ -282,7 +282,7 @@ class _ProjectionProblem:
 
     def params(self, x: np.ndarray) -> dict[str, float]:
         p = dict(self.fixed)
-        p.update(zip(self.names, (float(v) for v in x[: self.m])))
+        p.update(zip(self.names, (float(v) for v in x[: self.m]), strict=True))
         return p
 
     def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

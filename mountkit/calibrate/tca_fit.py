@@ -103,7 +103,7 @@ def _params(model: str, red: np.ndarray, blue: np.ndarray, terms: Sequence[str])
     if model == "linear":
         return {"kr": float(red[0]), "kb": float(blue[0])}
     out = {"vr": 1.0, "vb": 1.0, "cr": 0.0, "cb": 0.0, "br": 0.0, "bb": 0.0}
-    for t, cr, cb in zip(terms, red, blue):
+    for t, cr, cb in zip(terms, red, blue, strict=True):
         out[f"{t}r"] = float(cr)
         out[f"{t}b"] = float(cb)
     return out

@@ -36,7 +36,7 @@ from .. import geometry as geo
 from ..errors import MountkitError
 from ..profile import Calibration
 from .colour_shading import CHANNELS, EXPONENTS, monomials, param_name
-from .frames import as_planes, block_mean, block_centres
+from .frames import as_planes, block_centres, block_mean
 
 #: Frames are reduced (by block averages) to about this many pixels on the long side.
 WORK_SIDE = 400
@@ -165,7 +165,7 @@ def radial_bins(radius: np.ndarray, value: np.ndarray, bins: int = BINS) -> tupl
     starts = np.searchsorted(idx_s, np.arange(bins))
     stops = np.searchsorted(idx_s, np.arange(bins), side="right")
     rb, vb, nb = [], [], []
-    for a, b in zip(starts, stops):
+    for a, b in zip(starts, stops, strict=True):
         if b - a >= 3:
             rb.append(np.median(r_s[a:b]))
             vb.append(np.median(v_s[a:b]))
@@ -257,12 +257,12 @@ def fit_colour_shading(flats: Sequence[PreparedFlat], k: Sequence[float]) -> tup
              for cu, cv in cells_uv]
     for c, ch in enumerate(CHANNELS):
         values = [cell_medians(f.planes[c] / falloff(f.radius, k)).ravel() for f in flats]
-        levels = [np.linalg.lstsq(a, b, rcond=None)[0][0] for a, b in zip(basis, values)]
+        levels = [np.linalg.lstsq(a, b, rcond=None)[0][0] for a, b in zip(basis, values, strict=True)]
         a = np.concatenate(basis)
-        b = np.concatenate([bb / lv for bb, lv in zip(values, levels)])
+        b = np.concatenate([bb / lv for bb, lv in zip(values, levels, strict=True)])
         coef, *_ = np.linalg.lstsq(a, b, rcond=None)
         rel = coef[1:] / coef[0]
-        for (i, j), value in zip(EXPONENTS, rel):
+        for (i, j), value in zip(EXPONENTS, rel, strict=True):
             params[param_name(ch, i, j)] = float(value)
         pred = a @ coef
         errs.append((b - pred) / pred)
