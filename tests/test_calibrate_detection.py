@@ -135,3 +135,30 @@ def test_parse_pattern():
         parse_pattern("2x6")
     with pytest.raises(MountkitError, match="COLSxROWS"):
         parse_pattern("nine by six")
+
+
+def test_grid_extended_onto_the_board_edge_is_trimmed():
+    """Corners on the boundary between the outer squares and the white margin are T-junctions, not X-corners."""
+    from mountkit.calibrate.detection import corner_asymmetry, trim_grid
+
+    pattern = (9, 6)
+    hom = synthetic.board_homographies(W, H, pattern, 5, board_fraction=0.5, rng=np.random.default_rng(0))[4]
+    img = synthetic.render_board(W, H, hom, pattern, identity, blur_px=1.0, noise=0.005)
+    jj, ii = np.mgrid[0:7, -1:9]  # one row (j = 6) and one column (i = -1) too many: on the squares' edge
+    grid = np.column_stack(synthetic.board_to_pixel(hom, ii.ravel(), jj.ravel()))
+    score = corner_asymmetry(img.astype(np.float64), grid, 26.0).reshape(7, 10)
+    assert score[:6, 1:].max() < 0.1 and score[6].min() > 0.3 and score[:, 0].min() > 0.3
+    corners, pat = trim_grid(img.astype(np.float64), grid, (10, 7))
+    assert pat == (9, 6)
+    np.testing.assert_allclose(corners, grid.reshape(7, 10, 2)[:6, 1:].reshape(-1, 2))
+
+
+def test_board_size_found_once_then_required():
+    pattern = (9, 6)
+    homs = synthetic.board_homographies(W, H, pattern, 9, board_fraction=0.5, rng=np.random.default_rng(4))
+    shots = [Shot(f"s{k}", lambda h=h, k=k: synthetic.render_board(W, H, h, pattern, identity, channels=3,
+                                                                 rng=np.random.default_rng(k)))
+             for k, h in enumerate(homs[:5])]
+    found, rejected = detect_boards(shots, None, workers=2)
+    assert rejected == [] and len(found) == 5
+    assert all(sorted(d.pattern) == [6, 9] and d.count == 54 for d in found)

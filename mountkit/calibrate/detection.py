@@ -257,6 +257,58 @@ def refine_corners_symmetric(plane: np.ndarray, corners: np.ndarray, square_px: 
     return out
 
 
+#: Outer rows or columns of an automatically sized board whose corners' asymmetry exceeds this are dropped.
+MAX_ASYMMETRY = 0.25
+
+
+def corner_asymmetry(plane: np.ndarray, corners: np.ndarray, square_px: float) -> np.ndarray:
+    """How far each corner is from point symmetry: 0 for a chessboard X-corner, about 1 for a T-junction.
+
+    ``sum (I(c + v) - I(c - v))^2 / sum ((I(c + v) - m)^2 + (I(c - v) - m)^2)`` over a disc of
+    offsets (bilinear samples), m the mean over the disc.
+    """
+    from scipy.ndimage import map_coordinates
+
+    radius = max(2.0, 0.3 * square_px)
+    vy, vx = np.mgrid[-4:5, -4:5] * (radius / 4.0)
+    keep = (vx * vx + vy * vy <= radius * radius) & ((vy > 0) | ((vy == 0) & (vx > 0)))
+    vx, vy = vx[keep], vy[keep]
+    cx, cy = corners[:, 0:1], corners[:, 1:2]
+    a = map_coordinates(plane, [cy + vy, cx + vx], order=1, mode="nearest")
+    b = map_coordinates(plane, [cy - vy, cx - vx], order=1, mode="nearest")
+    m = 0.5 * (a.mean(1, keepdims=True) + b.mean(1, keepdims=True))
+    den = ((a - m) ** 2 + (b - m) ** 2).sum(1)
+    return ((a - b) ** 2).sum(1) / np.maximum(den, 1e-12)
+
+
+def trim_grid(plane: np.ndarray, corners: np.ndarray, pattern: tuple[int, int]):
+    """Drop outer rows and columns of a detected corner grid that are not chessboard corners.
+
+    OpenCV's search for a board of unknown size (``CALIB_CB_LARGER``) can
+    extend the grid onto the board's edge when a narrow white border meets a
+    darker background; those "corners" are T-junctions, not X-corners.
+    Returns (corners, pattern).
+    """
+    cols, rows = pattern
+    grid = corners.reshape(rows, cols, 2)
+    score = corner_asymmetry(plane, corners, median_square(corners, pattern)).reshape(rows, cols)
+    while True:
+        r, c = grid.shape[:2]
+        sides = {"top": np.median(score[0]), "bottom": np.median(score[-1]),
+                 "left": np.median(score[:, 0]), "right": np.median(score[:, -1])}
+        side = max(sides, key=sides.get)
+        if sides[side] <= MAX_ASYMMETRY:
+            break
+        if side in ("top", "bottom") and r > MIN_BOARD:
+            sl = (slice(1, None) if side == "top" else slice(None, -1), slice(None))
+        elif side in ("left", "right") and c > MIN_BOARD:
+            sl = (slice(None), slice(1, None) if side == "left" else slice(None, -1))
+        else:
+            break
+        grid, score = grid[sl], score[sl]
+    return grid.reshape(-1, 2), (grid.shape[1], grid.shape[0])
+
+
 def _find(cv2, u8: np.ndarray, pattern: tuple[int, int] | None):
     # CALIB_CB_ACCURACY is left out: it costs 3-4x the time and the cornerSubPix step that follows
     # (on the full-resolution float frame) is as accurate on its own
@@ -326,6 +378,8 @@ def detect_board(image: np.ndarray, pattern: tuple[int, int] | None = None, *, n
         raise BoardRejected(name, f"no {pattern[0]}x{pattern[1]} chessboard found: {advice}; check the board "
                             "size (inner corners, columns x rows)")
     small_corners = found
+    if pattern is None:
+        small_corners, pat = trim_grid(small.astype(np.float64), small_corners, pat)
     sharp = cv2.estimateChessboardSharpness(u8, pat, small_corners.astype(np.float32).reshape(-1, 1, 2))
     edge_small = float(sharp[0][0])
     corners = np.column_stack([(small_corners[:, 0] + 0.5) * fx - 0.5, (small_corners[:, 1] + 0.5) * fy - 0.5])
