@@ -53,11 +53,13 @@ def cached_mapper(mapper: Mapper, width: int, height: int, channels=(0, 1, 2)) -
     def lookup(qx, qy, channel: int = 1):
         qx = np.asarray(qx)
         qy = np.asarray(qy)
-        if qx.shape == (1, width) and qy.ndim == 2 and qy.shape[1] == 1:
+        if qx.ndim == 2 and qx.shape[0] == 1 and qy.ndim == 2 and qy.shape[1] == 1:
             rows = qy[:, 0].astype(np.intp) + 1
-            if np.all(rows >= 0) and np.all(rows < height + 2) and np.all(qy[:, 0] == np.floor(qy[:, 0])):
+            cols = qx[0].astype(np.intp)
+            if (np.all(rows >= 0) and np.all(rows < height + 2) and np.all(qy[:, 0] == rows - 1)
+                    and np.all(cols >= 0) and np.all(cols < width) and np.all(qx[0] == cols)):
                 mx, my = get(channel)
-                return mx[rows], my[rows]
+                return mx[rows][:, cols], my[rows][:, cols]
         return mapper(qx, qy, channel)
 
     return lookup
@@ -145,15 +147,32 @@ def render_board(width: int, height: int, homography: np.ndarray, pattern: tuple
     channel_levels : 3 floats
         Brightness of R, G, B (raw colour channels differ).
     """
-    import cv2
-
     rng = rng if rng is not None else np.random.default_rng(0)
     hinv = np.linalg.inv(homography)
-    out = np.empty((height, width, channels), dtype=np.float32)
-    xs = np.arange(width, dtype=np.float64)[None, :]
     chans = (1,) if channels == 1 else (0, 1, 2)
-    for a in range(0, height, BLOCK_ROWS):
-        b = min(height, a + BLOCK_ROWS)
+    levels = [1.0] if channels == 1 else [channel_levels[c] for c in chans]
+    background = 0.45
+    out = np.empty((height, width, channels), dtype=np.float32)
+    out[...] = np.asarray(levels, dtype=np.float32) * background
+    # only the board's region is evaluated: find it on a coarse grid
+    step = 16
+    gx = np.unique(np.r_[np.arange(0, width, step), width - 1]).astype(np.float64)
+    gy = np.unique(np.r_[np.arange(0, height, step), height - 1]).astype(np.float64)
+    cols, rows = pattern
+    near = np.zeros((gy.size, gx.size), dtype=bool)
+    for c in chans:
+        qx, qy = mapper(gx[None, :], gy[:, None], c)
+        bx, by = board_to_pixel(hinv, *np.broadcast_arrays(qx, qy))
+        near |= (bx > -3.5) & (bx < cols + 2.5) & (by > -3.5) & (by < rows + 2.5)
+    if not near.any():
+        return _finish(out, channels, blur_px, noise, rng)
+    r0 = max(0, int(gy[near.any(axis=1)].min()) - 2 * step)
+    r1 = min(height, int(gy[near.any(axis=1)].max()) + 2 * step + 1)
+    c0 = max(0, int(gx[near.any(axis=0)].min()) - 2 * step)
+    c1 = min(width, int(gx[near.any(axis=0)].max()) + 2 * step + 1)
+    xs = np.arange(c0, c1, dtype=np.float64)[None, :]
+    for a in range(r0, r1, BLOCK_ROWS):
+        b = min(r1, a + BLOCK_ROWS)
         ys = np.arange(a - 1, b + 1, dtype=np.float64)[:, None]  # one extra row each side for the footprint
         for k, c in enumerate(chans):
             qx, qy = mapper(xs, ys, c)
@@ -165,9 +184,16 @@ def render_board(width: int, height: int, homography: np.ndarray, pattern: tuple
             gy_r, gy_c = np.gradient(by)
             wx = np.abs(gx_r) + np.abs(gx_c)
             wy = np.abs(gy_r) + np.abs(gy_c)
-            vals = chart_values(bx, by, wx, wy, pattern, low=low, high=high)[1:-1]
-            level = 1.0 if channels == 1 else channel_levels[c]
-            out[a:b, :, k] = vals * level
+            vals = chart_values(bx, by, wx, wy, pattern, low=low, high=high, background=background)[1:-1]
+            out[a:b, c0:c1, k] = vals * levels[k]
+    return _finish(out, channels, blur_px, noise, rng)
+
+
+def _finish(out: np.ndarray, channels: int, blur_px: float, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """Blur, noise and clipping of a rendered (H, W, C) float32 frame, in place."""
+    import cv2
+
+    height, width = out.shape[:2]
     for k in range(channels):
         plane = np.ascontiguousarray(out[:, :, k])
         if blur_px > 0:
@@ -175,7 +201,7 @@ def render_board(width: int, height: int, homography: np.ndarray, pattern: tuple
         if noise > 0:
             for a in range(0, height, BLOCK_ROWS):
                 b = min(height, a + BLOCK_ROWS)
-                plane[a:b] += rng.normal(0.0, noise, size=(b - a, width)).astype(np.float32)
+                plane[a:b] += np.float32(noise) * rng.standard_normal((b - a, width), dtype=np.float32)
         np.clip(plane, 0.0, 1.0, out=plane)
         out[:, :, k] = plane
     return out[:, :, 0] if channels == 1 else out
