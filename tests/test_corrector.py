@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mountkit_lensfun.database import bundled_database
 from scipy.ndimage import gaussian_filter
@@ -296,6 +296,11 @@ def test_forward_then_reverse_is_the_identity(kit, p, crop, size, scale, seed):
     lens = synthetic(("ptlens", {k: p[k] for k in "abc"}), ("poly3", {k: p[k] for k in ("vr", "vb", "cr")}))
     w, h = size
     fwd = Corrector(kit, lens, crop_factor=crop, size=size, scale=scale)
+    # a lens whose mapping folds over inside the frame has no inverse there: not a lens to test
+    # (mountkit.validate refuses such profiles).  d(r s(r))/dr > 0 up to past the corner:
+    r = np.linspace(0.0, 1.1 * fwd.geometry.corner_radius / min(scale, 1.0), 512)
+    a, b, c = p["a"], p["b"], p["c"]
+    assume(np.all(4 * a * r**3 + 3 * b * r**2 + 2 * c * r + (1 - a - b - c) > 0.05))
     rev = Corrector(kit, lens, crop_factor=crop, size=size, scale=scale, reverse=True)
     rng = np.random.default_rng(seed)
     x, y = rng.uniform(0, w - 1, 64), rng.uniform(0, h - 1, 64)
