@@ -113,9 +113,32 @@ class TCAModel(CorrectionModel):
     ``channel_factors(r, p)`` returns the factors (s_red, s_blue) that scale a
     point at radius r (after distortion) to where red and blue are found in
     the captured frame; green is the reference and is never moved.
+
+    A model that is not radial about the profile's optical centre (its own
+    principal point, tangential terms, per-plane warps) also defines the
+    optional method ``channel_positions(x, y, p)``::
+
+        def channel_positions(self, x, y, p) -> ((x_red, y_red), (x_blue, y_blue))
+
+    where (x, y) are green positions *after distortion* in the engine's
+    normalised coordinates (distortion/TCA units: origin on the profile's
+    optical centre, 1 = half the short side of the calibration sensor) and
+    the results are where red and blue are sampled, in the same units.  The
+    engine then uses it, exactly, instead of ``channel_factors`` (which such
+    a model still defines, as its best radial approximation, for code that
+    needs one); the simulation (``reverse=True``) inverts it with Newton's
+    method on the plane.  It must be vectorised over arrays of any shape.
+    Base classes deliberately define no default for it: other code asks
+    ``hasattr(model, "channel_positions")`` (or :attr:`is_radial`) to tell
+    positional models from radial ones.
     """
 
     kind = "tca"
+
+    @property
+    def is_radial(self) -> bool:
+        """True unless the model defines the positional form ``channel_positions``."""
+        return not callable(getattr(self, "channel_positions", None))
 
     def channel_factors(self, r: np.ndarray, p: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -135,9 +158,24 @@ class VignettingModel(CorrectionModel):
     ``falloff(r, p)`` is the relative illumination c(r) at radius r (1 at the
     calibration sensor's corner); the correction multiplies the captured
     pixel by 1/c.
+
+    A model whose centre is not the profile's optical centre also defines the
+    optional method ``falloff_xy(x, y, p)``: the relative illumination at
+    points (x, y) in *vignetting units*, i.e. the engine's normalised
+    coordinates (origin on the profile's optical centre) divided by the
+    calibration sensor's half-diagonal ``sqrt(AR^2 + 1)``, so that
+    ``falloff_xy(x, y, p)`` of a centred model is ``falloff(hypot(x, y), p)``.
+    The engine then uses it, exactly, instead of ``falloff``.  As for
+    :class:`TCAModel`, there is no default: ``hasattr(model, "falloff_xy")``
+    (or :attr:`is_radial`) tells positional models from radial ones.
     """
 
     kind = "vignetting"
+
+    @property
+    def is_radial(self) -> bool:
+        """True unless the model defines the positional form ``falloff_xy``."""
+        return not callable(getattr(self, "falloff_xy", None))
 
     def falloff(self, r: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
         raise NotImplementedError
