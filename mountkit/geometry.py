@@ -342,19 +342,60 @@ def undistort_points(x, y, distortion: ModelTerms | None, *, tol: float):
 
 
 def tca_factors(r, tca: ModelTerms | None):
-    """The (red, blue) factors of a TCA model at radius r (1 and 1 without TCA)."""
+    """The (red, blue) factors of a TCA model at radius r (1 and 1 without TCA).
+
+    For a positional model (``tca.model.is_radial`` False) these are only its
+    radial approximation; the maps use :func:`tca_channel_points`.
+    """
     if tca is None:
         one = np.ones_like(np.asarray(r, dtype=np.float64))
         return one, one
     return tca.model.channel_factors(r, tca.params)
 
 
+def tca_channel_points(x, y, tca: ModelTerms | None):
+    """Where red and blue are sampled for distorted green points (x, y): ``((xr, yr), (xb, yb))``.
+
+    The model's exact positional form ``channel_positions`` when it has one,
+    else ``p * s_c(|p|)`` from its radial ``channel_factors``; (x, y) both
+    times without TCA.
+    """
+    if tca is None:
+        return (x, y), (x, y)
+    model: TCAModel = tca.model
+    if not model.is_radial:
+        (xr, yr), (xb, yb) = model.channel_positions(x, y, tca.params)
+        return (np.asarray(xr, dtype=np.float64), np.asarray(yr, dtype=np.float64)), \
+            (np.asarray(xb, dtype=np.float64), np.asarray(yb, dtype=np.float64))
+    fr, fb = model.channel_factors(np.hypot(x, y), tca.params)
+    return (x * fr, y * fr), (x * fb, y * fb)
+
+
+def tca_points(x, y, tca: ModelTerms | None, channel: int):
+    """The TCA step for one channel (0 red, 1 green, 2 blue): distorted green position -> captured position."""
+    if tca is None or channel == 1:
+        return x, y
+    model: TCAModel = tca.model
+    if not model.is_radial:
+        return tca_channel_points(x, y, tca)[0 if channel == 0 else 1]
+    fr, fb = model.channel_factors(np.hypot(x, y), tca.params)
+    f = fr if channel == 0 else fb
+    return x * f, y * f
+
+
 def untca_points(x, y, tca: ModelTerms | None, channel: int, *, tol: float):
-    """Inverse of the TCA step for one channel (0 red, 1 green, 2 blue): captured -> distorted position."""
+    """Inverse of the TCA step for one channel (0 red, 1 green, 2 blue): captured -> distorted position.
+
+    Radial models: the model's ``inverse_channel_factors`` or Newton on the
+    radius; positional models: Newton on the plane (:func:`invert_planar`)
+    through ``channel_positions``.  NaN where there is no solution.
+    """
     if tca is None or channel == 1:
         return x, y
     model: TCAModel = tca.model
     p = tca.params
+    if not model.is_radial:
+        return invert_planar(lambda u, v: tca_points(u, v, tca, channel), x, y, tol=tol)
     rq = np.hypot(x, y)
     got = model.inverse_channel_factors(rq, p)
     if got is not NotImplemented:
@@ -388,11 +429,7 @@ def channel_map(x, y, channel: int, *, scale: float = 1.0, distortion: ModelTerm
         inv = 1.0 / scale
         x, y = x * inv, y * inv
     xd, yd = distort_points(x, y, distortion)
-    if tca is None or channel == 1:
-        return xd, yd
-    fr, fb = tca_factors(np.hypot(xd, yd), tca)
-    f = fr if channel == 0 else fb
-    return xd * f, yd * f
+    return tca_points(xd, yd, tca, channel)
 
 
 def correction_map(x, y, *, scale: float = 1.0, distortion: ModelTerms | None = None,
@@ -435,11 +472,7 @@ def correction_map(x, y, *, scale: float = 1.0, distortion: ModelTerms | None = 
         out[..., 0, :] = out[..., 1, :]
         out[..., 2, :] = out[..., 1, :]
     else:
-        fr, fb = tca_factors(np.hypot(xd, yd), tca)
-        out[..., 0, 0] = xd * fr
-        out[..., 0, 1] = yd * fr
-        out[..., 2, 0] = xd * fb
-        out[..., 2, 1] = yd * fb
+        (out[..., 0, 0], out[..., 0, 1]), (out[..., 2, 0], out[..., 2, 1]) = tca_channel_points(xd, yd, tca)
     return out
 
 
