@@ -505,6 +505,23 @@ def simulation_map(x, y, *, scale: float = 1.0, distortion: ModelTerms | None = 
     return out
 
 
+def vignetting_falloff(g: FrameGeometry, x, y, vignetting: ModelTerms) -> np.ndarray:
+    """The relative illumination c of a vignetting model at normalised points (x, y).
+
+    The model's exact positional form ``falloff_xy(x / d, y / d, p)`` when it
+    has one (``d = sqrt(AR^2 + 1)``, the calibration half-diagonal: vignetting
+    units), else ``falloff(r_v, p)`` at the vignetting radius.
+    """
+    model: VignettingModel = vignetting.model
+    if not model.is_radial:
+        d = g.calibration_diagonal
+        c = model.falloff_xy(np.asarray(x, dtype=np.float64) / d, np.asarray(y, dtype=np.float64) / d,
+                             vignetting.params)
+    else:
+        c = model.falloff(vignetting_radius(g, x, y), vignetting.params)
+    return np.asarray(c, dtype=np.float64)
+
+
 def vignetting_gain(g: FrameGeometry, x, y, vignetting: ModelTerms | None, *, strength: float = 1.0,
                     reverse: bool = False) -> np.ndarray:
     """The factor that multiplies a pixel at normalised position (x, y) to remove (or add) vignetting.
@@ -514,14 +531,14 @@ def vignetting_gain(g: FrameGeometry, x, y, vignetting: ModelTerms | None, *, st
     ``reverse`` it is ``c(r_v) ** strength`` (simulating the falloff).  Where
     the polynomial is not positive (far outside its calibrated radius) the
     gain is 0, which is what lensfun's clamping of negative results gives.
+    ``c`` comes from :func:`vignetting_falloff` (positional models exactly).
     """
     _check(vignetting, VignettingModel)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if vignetting is None:
         return np.ones(np.broadcast(x, y).shape)
-    c = vignetting.model.falloff(vignetting_radius(g, x, y), vignetting.params)
-    c = np.asarray(c, dtype=np.float64)
+    c = vignetting_falloff(g, x, y, vignetting)
     pos = c > 0
     safe = np.where(pos, c, 1.0)
     if reverse:
