@@ -186,3 +186,45 @@ def test_radial_curve_is_the_centre_magnification_one_mapping(kit):
     np.testing.assert_allclose(radial_curve_px(m, p, g, rho), expected)
     # slope 1 at the centre
     assert radial_curve_px(m, p, g, np.array([1e-3]))[0] == pytest.approx(1e-3, rel=1e-6)
+
+
+def _exact_detections(kit, truth, size, crop, poses, noise=0.01, seed=0):
+    """Detections whose corners are placed by the engine's correction map (no rendering), with noise."""
+    fwd = Corrector(kit, truth, crop_factor=crop, size=size)
+    rng = np.random.default_rng(seed)
+    jj, ii = np.mgrid[0:PATTERN[1], 0:PATTERN[0]]
+    board = np.column_stack([ii.ravel(), jj.ravel()]).astype(np.float64)
+    dets = []
+    for k, hom in enumerate(poses):
+        px, py = synthetic.board_to_pixel(hom, board[:, 0], board[:, 1])
+        corners = np.column_stack(fwd.channel_points(px, py, 1)) + rng.normal(0, noise, (board.shape[0], 2))
+        dets.append(mountkit.calibrate.BoardDetection(name=f"s{k}", size=size, pattern=PATTERN, corners=corners,
+                                                      board=board, square_px=30.0, coverage=0.1, edge_width_px=2.0))
+    return dets
+
+
+def test_a_shot_that_disagrees_is_rejected_and_square_on_boards_fall_back_to_homographies(kit):
+    size = (1200, 900)
+    truth = _lens([Calibration("distortion", "poly3", 28, {"k1": -0.02})], ONE_INCH, 4 / 3)
+    fwd = Corrector(kit, truth, crop_factor=ONE_INCH, size=size)
+    poses = synthetic.board_homographies(*size, PATTERN, 9, inside=synthetic.inside_check(fwd))
+    dets = _exact_detections(kit, truth, size, ONE_INCH, poses)
+    # shot 3's board was bent: its rows sag by up to about 2 px
+    bent = dets[3].corners.copy()
+    x = bent[:, 0] - bent[:, 0].mean()
+    bent[:, 1] += 2.0 * (x / np.abs(x).max()) ** 2
+    dets[3] = dataclasses.replace(dets[3], corners=bent)
+    g = calibration_geometry(*size, ONE_INCH, 4 / 3)
+    fit = mountkit.calibrate.fit_distortion(dets, g, kit.model("distortion", "poly3"), focal=28)
+    assert [r.name for r in fit.rejected] == ["s3"]
+    assert fit.rejected[0].reason.startswith("does not agree with the other shots")
+    assert fit.pose == "projection" and fit.camera_focal > 0
+    assert fit.params["k1"] == pytest.approx(-0.02, abs=2e-4)
+    # boards facing the camera squarely do not determine a pinhole focal length: homographies are used
+    flat = synthetic.board_homographies(*size, PATTERN, 9, tilt=0.0, inside=synthetic.inside_check(fwd))
+    fit = mountkit.calibrate.fit_distortion(_exact_detections(kit, truth, size, ONE_INCH, flat), g,
+                                            kit.model("distortion", "poly3"), focal=28)
+    assert fit.pose == "homography" and fit.camera_focal is None
+    assert fit.params["k1"] == pytest.approx(-0.02, abs=2e-4)
+    with pytest.raises(mountkit.MountkitError, match="no usable chessboard shot"):
+        mountkit.calibrate.fit_distortion([], g, kit.model("distortion", "poly3"), focal=28)

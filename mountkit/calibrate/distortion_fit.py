@@ -16,8 +16,9 @@ homography could otherwise trade against distortion (ptlens and poly3 keep
 r = 1 fixed, poly5 keeps the centre's magnification at 1).
 
 Corners far off the fit (more than :data:`OUTLIER_FACTOR` times the median
-residual) are dropped once, and shots whose residual is far above the others'
-are rejected with a reason, before the final fit.
+residual) are dropped, and shots whose residual is far above the others' (or
+with more than :data:`MAX_OUTLIER_SHARE` of their corners off) are rejected
+with a reason, before the final fit.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ OUTLIER_MIN_PX = 0.5
 #: Shots whose RMS exceeds this many times the median shot RMS (and SHOT_MIN_PX) are rejected.
 SHOT_FACTOR = 3.0
 SHOT_MIN_PX = 0.5
+#: Shots with a larger share of outlying corners are rejected as a whole.
+MAX_OUTLIER_SHARE = 0.2
 _STEP = 1e-6
 
 
@@ -394,10 +397,11 @@ def fit_distortion(detections: Sequence[BoardDetection], geometry: geo.FrameGeom
         err = np.hypot(res[:n], res[n:])
         limit = max(OUTLIER_FACTOR * float(np.median(err)), OUTLIER_MIN_PX)
         keep = err <= limit
-        shot_rms = np.array([math.sqrt(float(np.mean(err[(index == i) & keep] ** 2))) if np.any(
-            (index == i) & keep) else np.inf for i in range(k)])
-        bad_shots = [i for i in range(k) if shot_rms[i] > max(SHOT_FACTOR * float(np.median(shot_rms)), SHOT_MIN_PX)
-                     and k > 2]
+        shot_rms = np.array([math.sqrt(float(np.mean(err[index == i] ** 2))) for i in range(k)])
+        outlier_share = np.array([float(np.mean(~keep[index == i])) for i in range(k)])
+        bad_shots = [i for i in range(k) if k > 2 and (
+            shot_rms[i] > max(SHOT_FACTOR * float(np.median(shot_rms)), SHOT_MIN_PX)
+            or outlier_share[i] > MAX_OUTLIER_SHARE)]
         if keep.all() and not bad_shots:
             break
         new, kept = [], []
@@ -405,8 +409,9 @@ def fit_distortion(detections: Sequence[BoardDetection], geometry: geo.FrameGeom
             if i in bad_shots:
                 rejected.append(BoardRejected(d.name, f"does not agree with the other shots (residual RMS "
                                               f"{shot_rms[i]:.2f} px against a median of "
-                                              f"{float(np.median(shot_rms)):.2f} px): was the board bent, the "
-                                              "lens refocused or zoomed, or the frame cropped?"))
+                                              f"{float(np.median(shot_rms)):.2f} px, "
+                                              f"{100 * outlier_share[i]:.0f} % of its corners off): was the board "
+                                              "bent, the lens refocused or zoomed, or the frame cropped?"))
                 continue
             mask = keep[index == i]
             dropped[d.name] += int((~mask).sum())
