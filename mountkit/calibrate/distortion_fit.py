@@ -397,7 +397,8 @@ def fit_distortion(detections: Sequence[BoardDetection], geometry: geo.FrameGeom
         err = np.hypot(res[:n], res[n:])
         limit = max(OUTLIER_FACTOR * float(np.median(err)), OUTLIER_MIN_PX)
         keep = err <= limit
-        shot_rms = np.array([math.sqrt(float(np.mean(err[index == i] ** 2))) for i in range(k)])
+        shot_rms = np.array([math.sqrt(float(np.mean(err[(index == i) & keep] ** 2))) if np.any(
+            (index == i) & keep) else np.inf for i in range(k)])  # its outlying corners are counted apart
         outlier_share = np.array([float(np.mean(~keep[index == i])) for i in range(k)])
         bad_shots = [i for i in range(k) if k > 2 and (
             shot_rms[i] > max(SHOT_FACTOR * float(np.median(shot_rms)), SHOT_MIN_PX)
