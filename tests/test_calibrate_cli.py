@@ -125,3 +125,21 @@ def test_missing_body_or_board_gives_a_clear_error(tmp_path):
     assert result.exit_code == 1
     assert "no chessboard found in any shot" in result.output and "blank.png" in result.output
     assert not (tmp_path / "x.toml").exists()
+
+
+@needs_samples
+def test_camera_gives_crop_factor_aspect_ratio_and_body(tmp_path):
+    kit = mountkit.Kit()
+    try:
+        camera = kit.camera("Xiaomi 12S Ultra Concept")
+    except mountkit.NotFoundError:
+        pytest.skip("the leica_m plugin (which registers the 1-inch body) is not installed")
+    out = tmp_path / "lens.toml"
+    result = run(["calibrate", "distortion", *map(str, IMAGES[:5]), "--lens", "Leica Summicron-M 28 f/2",
+                  "--mount", "Leica M", "--focal", "28", "--camera", camera.name, "--board", "9x6", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    lens = tp.load_lens(out)
+    assert lens.profile.crop_factor == pytest.approx(camera.crop_factor)
+    assert lens.profile.aspect_ratio == 4 / 3 and 'aspect_ratio = "4:3"' in out.read_text()
+    assert lens.profile.provenance.body == camera.name
+    assert lens.mounts == ("Leica M",) and lens.maker == "Leica"
