@@ -122,3 +122,13 @@ def test_sensor_aspect_ratio():
     assert sensor_aspect_ratio(1000, 1500) == 1.5
     assert sensor_aspect_ratio(1920, 1080) == 16 / 9
     assert sensor_aspect_ratio(1000, 731) == pytest.approx(1000 / 731)
+
+
+def test_frames_of_another_shape_than_the_sensor_are_refused():
+    from mountkit.calibrate.pipeline import frame_aspect_ratio
+
+    assert frame_aspect_ratio(8192, 6144, None) == 4 / 3
+    assert frame_aspect_ratio(640, 480, 4 / 3) == 4 / 3
+    assert frame_aspect_ratio(480, 640, 0.75) == 4 / 3
+    with pytest.raises(MountkitError, match="1920x1080.*give --crop-factor of that area"):
+        frame_aspect_ratio(1920, 1080, 4 / 3)

@@ -69,8 +69,30 @@ def _geometry(dets: list[BoardDetection], rejected, crop_factor: float, aspect_r
         reasons = "; ".join(str(r) for r in rejected) or "no shots"
         raise MountkitError(f"no chessboard found in any shot: {reasons}")
     w, h = dets[0].size
-    ar = aspect_ratio if aspect_ratio is not None else sensor_aspect_ratio(w, h)
-    return calibration_geometry(w, h, crop_factor, ar)
+    return calibration_geometry(w, h, crop_factor, frame_aspect_ratio(w, h, aspect_ratio))
+
+
+def frame_aspect_ratio(width: int, height: int, aspect_ratio: float | None) -> float:
+    """The aspect ratio to calibrate with: the frames' (4:3, 3:2... when close), checked against a given one.
+
+    The calibration sensor is the area the frames cover; frames of another
+    shape than the sensor (a 16:9 mode of a 4:3 sensor) cover a smaller area,
+    of another crop factor.
+
+    Raises
+    ------
+    MountkitError
+        ``aspect_ratio`` differs from the frames' by more than 1 %.
+    """
+    own = sensor_aspect_ratio(width, height)
+    if aspect_ratio is None:
+        return own
+    ar = aspect_ratio if aspect_ratio >= 1 else 1.0 / aspect_ratio
+    if abs(own / ar - 1) > 0.01:
+        raise MountkitError(f"the frames are {width}x{height} (aspect ratio {own:.4g}) but the sensor's aspect ratio "
+                            f"is {ar:.4g}: frames cropped in the camera cover a smaller area; give --crop-factor of "
+                            "that area and leave out --camera/--aspect-ratio")
+    return ar
 
 
 def calibrate_distortion(images: Iterable[ShotLike] | None = None, *, focal: float, crop_factor: float,
@@ -182,8 +204,7 @@ def calibrate_vignetting(flats: Iterable[FlatField | str | os.PathLike], *, crop
     if not items:
         raise MountkitError("no flat fields given")
     h, w = items[0].data.shape[:2]
-    ar = aspect_ratio if aspect_ratio is not None else sensor_aspect_ratio(w, h)
-    g = calibration_geometry(w, h, crop_factor, ar)
+    g = calibration_geometry(w, h, crop_factor, frame_aspect_ratio(w, h, aspect_ratio))
     fits, rejected = calibrate_flats(items, g, colour_shading=colour_shading)
     if not fits:
         raise MountkitError("no usable flat field: " + "; ".join(str(r) for r in rejected))
