@@ -663,14 +663,15 @@ def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: M
     hide an empty border).  With ``reverse`` the result is the largest scale
     whose simulated frame has no empty border, divided by the margins.
 
-    Radial models are handled in one dimension; a non-radial distortion model
-    falls back to a bisection over the boundary pixels.
+    Radial models are handled in one dimension; a non-radial distortion
+    model or a positional TCA model (``channel_positions``) falls back to a
+    bisection over the boundary pixels through the exact maps.
     """
     _check(distortion, DistortionModel)
     _check(tca, TCAModel)
     if distortion is None and tca is None:
         return 1.0
-    if distortion is not None and not distortion.model.is_radial:
+    if (distortion is not None and not distortion.model.is_radial) or (tca is not None and not tca.model.is_radial):
         return _auto_scale_planar(g, distortion, tca, reverse)
     x0, x1, y0, y1 = g.bounds
     # distances from the optical centre to the frame edge: every value from the nearest edge to the farthest corner
@@ -715,23 +716,38 @@ def auto_scale(g: FrameGeometry, *, distortion: ModelTerms | None = None, tca: M
     return float(s)
 
 
-def _auto_scale_planar(g: FrameGeometry, distortion: ModelTerms, tca: ModelTerms | None, reverse: bool) -> float:
-    """Automatic scale for non-radial models: bisection on the scale over every boundary pixel."""
+def _auto_scale_planar(g: FrameGeometry, distortion: ModelTerms | None, tca: ModelTerms | None,
+                       reverse: bool) -> float:
+    """Automatic scale for non-radial models: bisection on the scale over every boundary pixel.
+
+    The margins are those of :func:`auto_scale`; with TCA alone (no
+    distortion) the scale is ``max(1.001, s_all)`` (reverse:
+    ``min(1/1.001, s_all)``), as on the radial path.
+    """
     bi, bj = boundary_pixels(g.width, g.height)
     ox, oy = pixel_to_normalized(g, bi, bj)
     x0, x1, y0, y1 = g.bounds
     slack = 1e-12
 
+    tol = INVERSE_TOLERANCE_PX * g.norm_scale
+    unscaled: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def channel(c: int, s: float) -> tuple[np.ndarray, np.ndarray]:
+        if not reverse:
+            return channel_map(ox, oy, c, scale=s, distortion=distortion, tca=tca)
+        # the simulation map is scale * (a map independent of the scale): solve the inverses once
+        if c not in unscaled:
+            unscaled[c] = channel_map(ox, oy, c, distortion=distortion, tca=tca, reverse=True, tol=tol)
+        mx, my = unscaled[c]
+        return mx * s, my * s
+
     def fits(s: float, channels) -> bool:
-        if reverse:
-            m = simulation_map(ox, oy, scale=s, distortion=distortion, tca=tca,
-                               tol=INVERSE_TOLERANCE_PX * g.norm_scale)
-        else:
-            m = correction_map(ox, oy, scale=s, distortion=distortion, tca=tca)
-        m = m[:, list(channels), :]
-        mx, my = m[..., 0], m[..., 1]
-        ok = (mx >= x0 - slack) & (mx <= x1 + slack) & (my >= y0 - slack) & (my <= y1 + slack)
-        return bool(np.all(ok))
+        for c in channels:
+            mx, my = channel(c, s)
+            ok = (mx >= x0 - slack) & (mx <= x1 + slack) & (my >= y0 - slack) & (my <= y1 + slack)
+            if not np.all(ok):
+                return False
+        return True
 
     def solve(channels) -> float:
         lo, hi = math.log(0.01), math.log(100.0)
@@ -745,6 +761,9 @@ def _auto_scale_planar(g: FrameGeometry, distortion: ModelTerms, tca: ModelTerms
                 lo = mid
         return math.exp(hi if not reverse else lo)
 
+    if distortion is None:
+        s_all = solve((0, 1, 2))
+        return min(1.0 / AUTOSCALE_MARGIN, s_all) if reverse else max(AUTOSCALE_MARGIN, s_all)
     s_g = solve((1,))
     if tca is None:
         return s_g * AUTOSCALE_MARGIN if not reverse else s_g / AUTOSCALE_MARGIN
