@@ -31,9 +31,15 @@ in the captured frame) is, for an output point ``o`` in normalised units::
     p_d = distort(p)                     (green samples here)
     p_R = p_d * s_R(|p_d|),  p_B = p_d * s_B(|p_d|)     (TCA at the distorted radius)
 
+A TCA model with the positional form ``channel_positions`` gives
+``(p_R, p_B) = channel_positions(p_d)`` instead, exactly; likewise a
+vignetting model with ``falloff_xy`` is evaluated at the point, in
+vignetting units ``(x_n, y_n) / sqrt(AR^2 + 1)``, rather than at ``r_v``
+(see :mod:`mountkit.models.base`).
+
 The simulation map (``reverse=True``) is its exact inverse, computed with the
 models' analytic inverses where they give one and by Newton's method
-otherwise.
+otherwise (on the radius for radial models, on the plane for the others).
 """
 
 from __future__ import annotations
