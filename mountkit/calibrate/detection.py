@@ -150,7 +150,19 @@ def refine_corners(plane: np.ndarray, corners: np.ndarray, square_px: float) -> 
 
     Returns (N, 2) float64; the input is not modified.
     """
-    return refine_corners_symmetric(plane, subpix_corners(plane, corners, square_px), square_px)
+    corners = np.asarray(corners, dtype=np.float64)
+    if corners.size == 0:
+        return corners.copy()
+    # work on the board's region only (large frames)
+    h, w = plane.shape[:2]
+    pad = 2 * subpix_window(square_px) + 24
+    x0 = int(max(0, np.floor(corners[:, 0].min()) - pad))
+    x1 = int(min(w, np.ceil(corners[:, 0].max()) + pad + 1))
+    y0 = int(max(0, np.floor(corners[:, 1].min()) - pad))
+    y1 = int(min(h, np.ceil(corners[:, 1].max()) + pad + 1))
+    region = np.ascontiguousarray(plane[y0:y1, x0:x1], dtype=np.float32)
+    local = corners - (x0, y0)
+    return refine_corners_symmetric(region, subpix_corners(region, local, square_px), square_px) + (x0, y0)
 
 
 def subpix_corners(plane: np.ndarray, corners: np.ndarray, square_px: float) -> np.ndarray:

@@ -29,7 +29,11 @@ def grey(data: np.ndarray, *, what: str = "frame") -> np.ndarray:
         raise FrameError(f"{what}: samples must be integers or floats, got {planes.dtype}")
     if planes.shape[2] == 1:
         return planes[:, :, 0].astype(np.float32)
-    return planes.astype(np.float32).mean(axis=2)
+    out = planes[:, :, 0].astype(np.float32)  # channel by channel: no float copy of the whole frame
+    for c in range(1, planes.shape[2]):
+        out += planes[:, :, c]
+    out *= np.float32(1.0 / planes.shape[2])
+    return out
 
 
 def to_uint8(plane: np.ndarray) -> np.ndarray:
