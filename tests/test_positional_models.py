@@ -299,7 +299,7 @@ def test_dng_opcodes_through_the_engine_equal_the_specification(kit):
     # the radial approximation about the profile's centre (the vignette's)
     g = cor.geometry
     xn, yn = geo.pixel_to_normalized(g, i, j)
-    d, t, vig = cor.models["distortion"], cor.models["tca"], cor.models["vignetting"]
+    d, t = cor.models["distortion"], cor.models["tca"]
     xd, yd = d.model.distort(xn, yn, d.params)
     fr, _ = t.model.channel_factors(np.hypot(xd, yd), t.params)
     rad_r = float(np.max(np.hypot(*np.subtract(geo.normalized_to_pixel(g, xd * fr, yd * fr),
