@@ -17,13 +17,11 @@ The engine works in lensfun's normalised coordinates; the parameters carry
 the opcode's centre ``cx``, ``cy`` and normalisation radius ``m`` converted to
 those units for one frame (see :func:`opcode_calibrations`), so a
 calibration made from a file's opcodes is valid for frames of that file's size.
-The engine's TCA and vignetting steps are radial about the profile's optical
-centre; :func:`embedded_lens` puts that centre on the warp's, so they are
-exact when the TCA planes have no tangential terms (every file seen) and the
-vignette's centre is within half a pixel of the warp's (the SDK's own
-convention differs by half a pixel between the two); the exact,
-position-based forms are :meth:`DngWarpTCA.channel_positions` and
-:meth:`DngVignette.falloff_xy`.
+The TCA and vignetting models are position-based
+(:meth:`DngWarpTCA.channel_positions`, :meth:`DngVignette.falloff_xy`), and
+the engine uses those forms, so off-centre planes and tangential terms are
+applied exactly; :func:`embedded_lens` puts the profile's optical centre on
+the vignette's (or the warp's) centre.
 """
 
 from __future__ import annotations
@@ -282,9 +280,8 @@ def embedded_lens(opcodes: Sequence[Opcode], size: tuple[int, int], *, crop_fact
     width, height = size
     w, h = max(width - 1, 1), max(height - 1, 1)
     aspect = max(w, h) / min(w, h)
-    # the engine's vignetting and TCA are radial about the profile's centre: put it on the vignette's
-    # centre when there is one (the warp's distortion is position-based, exact about any centre; its
-    # TCA planes then sit half a pixel off, which moves red and blue by |s - 1| / 2 px), else the warp's
+    # the optical centre: the vignette's centre when there is one, else the warp's (every model is
+    # position-based, so this choice only sets where lensfun-style radii are measured from)
     center = (0.0, 0.0)
     vig = next((op for op in opcodes if isinstance(op, FixVignetteRadial)), None)
     warp = next((op for op in opcodes if isinstance(op, (WarpRectilinear, WarpRectilinear2, WarpFisheye))), None)
