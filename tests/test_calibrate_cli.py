@@ -72,7 +72,8 @@ def test_tca_command_merges_into_the_profile_with_json_output(tmp_path):
     shots = _tca_shots(tmp_path, kit)
     out = tmp_path / "lens.toml"
     result = run(["calibrate", "tca", *shots, "--lens", "Acme T", "--focal", "50", "--crop-factor", "7",
-                  "--model", "linear", "--board", "9x6", "-o", str(out), "--json"])
+                  "--model", "linear", "--board", "9x6", "-o", str(out), "--json", "--report",
+                  str(tmp_path / "tca.png")])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["kind"] == "tca" and data["profile"] == str(out) and data["rejected"] == []
@@ -80,6 +81,7 @@ def test_tca_command_merges_into_the_profile_with_json_output(tmp_path):
     assert data["params"]["kb"] == pytest.approx(0.9994, abs=5e-5)
     lens = tp.load_lens(out)
     assert lens.profile.tca[0].model == "linear"
+    assert (tmp_path / "tca.png").read_bytes()[:4] == b"\x89PNG"
     # a shot without a board is reported, the others are used
     blank = tmp_path / "blank.tif"
     write_frame(blank, Frame(data=np.full((480, 640, 3), 30000, np.uint16), white_level=65535.0), kit)

@@ -8,6 +8,7 @@ returns its fit with the shots it rejected and why; nothing is written here
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -197,8 +198,8 @@ def calibrate_vignetting(flats: Iterable[FlatField | str | os.PathLike], *, crop
     items = []
     for f in flats:
         if isinstance(f, FlatField):
-            items.append(FlatField(**{**f.__dict__, **{k: v for k, v in (("focal", focal), ("aperture", aperture),
-                                                                        ("distance", distance)) if v is not None}}))
+            items.append(dataclasses.replace(f, **{k: v for k, v in (("focal", focal), ("aperture", aperture),
+                                                                     ("distance", distance)) if v is not None}))
         else:
             items.append(read_flat(f, kit, focal=focal, aperture=aperture, distance=distance))
     if not items:
