@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import geometry as geo
+from . import maps as fastmaps
+from . import strips
+from .cache import MapCache, default_cache
 from .errors import CorrectionError, CorrectionWarning, FrameError
 from .hardware import Camera
 from .interpolate import Interpolated, first_model, interpolate_focal, interpolate_vignetting
@@ -45,6 +48,12 @@ KINDS = ("vignetting", "colour_shading", "tca", "distortion")
 DEFAULT_DISTANCE = 1000.0
 #: Points evaluated per block when whole maps are computed.
 BLOCK_PIXELS = 1 << 16
+#: Frames of at most this many pixels have their maps evaluated exactly at every pixel (``fast_maps=None``).
+EXACT_MAPS_MAX_PIXELS = 1 << 20
+#: Interpolation error allowed in the fast (grid) maps, in pixels (the tests check <= 0.005 px over whole frames).
+MAP_TOLERANCE_PX = 1e-3
+#: Interpolation error allowed in the fast gains, relative to the largest gain.
+GAIN_TOLERANCE = 1e-6
 
 
 def _positive(value, what: str) -> float:
@@ -99,7 +108,20 @@ class Corrector:
         0 to 2: the gain is ``(1/c) ** strength``, so 1 is lensfun's
         correction, 0.5 half as many stops, 2 twice as many.
     resampler : str or Resampler, optional
-        The resampling backend (default: the kit's default backend).
+        The resampling backend (default: the kit's default backend: OpenCV
+        when installed, else numpy).
+    cache : MapCache or False, optional
+        Where the maps and gains computed for the first frame are kept for the
+        next ones (default: the process-wide :func:`mountkit.cache.default_cache`,
+        shared by every corrector with the same settings); False: none (the
+        corrector keeps its own).
+    fast_maps : bool, optional
+        True: maps and gains are evaluated exactly on a coarse grid and
+        interpolated (error <= 0.005 px, see :mod:`mountkit.maps`); False:
+        evaluated exactly at every pixel.  Default: fast for frames of more
+        than ``EXACT_MAPS_MAX_PIXELS`` (1 MP).
+    threads : int, optional
+        Threads per frame (default: ``MOUNTKIT_THREADS`` or the number of cores).
 
     Raises
     ------
@@ -147,6 +169,9 @@ class Corrector:
         reverse: bool = False,
         vignetting_strength: float = 1.0,
         resampler: str | Resampler | None = None,
+        cache: MapCache | bool | None = None,
+        fast_maps: bool | None = None,
+        threads: int | None = None,
     ):
         if kit is None:
             from .kit import Kit
@@ -191,6 +216,24 @@ class Corrector:
                 CorrectionWarning, stacklevel=3)
         self.scale = self._resolve_scale(scale)
         self.resampler = self._resolve_resampler(resampler)
+        if cache is None or cache is True:
+            self.cache: MapCache | None = default_cache()
+        elif cache is False:
+            self.cache = None
+        elif isinstance(cache, MapCache):
+            self.cache = cache
+        else:
+            raise CorrectionError(f"cache must be a mountkit.cache.MapCache or False, got {type(cache).__name__}")
+        if fast_maps is not None and not isinstance(fast_maps, bool):
+            raise CorrectionError(f"fast_maps must be True, False or None, got {fast_maps!r}")
+        self.fast_maps = (self.width * self.height > EXACT_MAPS_MAX_PIXELS) if fast_maps is None else fast_maps
+        if threads is None:
+            self.threads = strips.default_threads()
+        elif isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise CorrectionError(f"threads must be a positive integer, got {threads!r}")
+        else:
+            self.threads = int(threads)
+        self._own_plan: strips.Plan | None = None
 
     # -- resolution of the options ----------------------------------------------
 
@@ -459,17 +502,91 @@ class Corrector:
         sensor's half-diagonal.
         """
         r0, r1, _ = self._row_blocks(rows)
-        terms = self._models.get("colour_shading")
-        if terms is None:
+        if "colour_shading" not in self._models:
             return np.ones((r1 - r0, self.width), dtype=np.float64 if exact else np.float32)
-        g = self.geometry
-        x, y = geo.pixel_to_normalized(g, np.arange(self.width, dtype=np.float64)[None, :],
-                                       np.arange(r0, r1, dtype=np.float64)[:, None])
-        s = np.asarray(terms.model.shading(x / g.calibration_diagonal, y / g.calibration_diagonal, terms.params),
-                       dtype=np.float64)[channel]
-        pos = s > 0
-        gain = np.where(pos, s if self.reverse else 1.0 / np.where(pos, s, 1.0), 0.0)
+        gain = self.shading_points(np.arange(self.width, dtype=np.float64)[None, :],
+                                   np.arange(r0, r1, dtype=np.float64)[:, None], channel)
         return gain if exact else gain.astype(np.float32)
+
+    def shading_points(self, x, y, channel: int) -> np.ndarray:
+        """The colour-shading factor of one channel at pixel positions ``(x, y)`` (float64; 1 without it)."""
+        terms = self._models.get("colour_shading")
+        g = self.geometry
+        xn, yn = geo.pixel_to_normalized(g, x, y)
+        if terms is None:
+            return np.ones(np.broadcast(xn, yn).shape)
+        s = np.asarray(terms.model.shading(xn / g.calibration_diagonal, yn / g.calibration_diagonal, terms.params),
+                       dtype=np.float64)[channel]
+        s = np.broadcast_to(s, np.broadcast(xn, yn).shape)
+        pos = s > 0
+        return np.where(pos, s if self.reverse else 1.0 / np.where(pos, s, 1.0), 0.0)
+
+    # -- the plan: maps and gains, computed once per settings ---------------------
+
+    def cache_key(self) -> tuple:
+        """What the maps and gains depend on: frame geometry, models with parameters, scale, direction, options.
+
+        Correctors with equal keys share a :class:`~mountkit.strips.Plan` in the map cache.  The models
+        are held by the key (not only their ids), so an entry never outlives them.
+        """
+        models = tuple(sorted(((k, t.model, tuple(sorted(t.params.items()))) for k, t in self._models.items()),
+                              key=lambda e: e[0]))
+        return ("plan", self.geometry, self.reverse, self.scale, self.vignetting_strength, models,
+                self.interpolation, "grid" if self.fast_maps else "exact", MAP_TOLERANCE_PX, GAIN_TOLERANCE)
+
+    def _map_function(self, channel: int):
+        def exact(x, y):
+            mx, my = self.channel_points(x, y, channel)
+            mx, my = np.broadcast_arrays(mx, my)
+            return np.stack([mx, my], axis=-1)
+
+        return exact
+
+    def _gain_function(self, channel: int):
+        vignetting = "vignetting" in self._models
+        shading = "colour_shading" in self._models
+
+        def exact(x, y):
+            g = self.gain_points(x, y) if vignetting else None
+            if shading:
+                s = self.shading_points(x, y, channel)
+                g = s if g is None else g * s
+            return np.asarray(g, dtype=np.float64)[..., None]
+
+        return exact
+
+    def _build_plan(self) -> strips.Plan:
+        w, h = self.size
+        run = strips.thread_map(self.threads)
+        if self.fast_maps:
+            def build(fn, comps, *, rel=None):
+                if rel is None:
+                    return fastmaps.build_field(fn, w, h, comps, tol=MAP_TOLERANCE_PX, map_rows=run)
+                probe = fastmaps.evaluate_nodes(fn, fastmaps.NodeGrid(w, h, fastmaps.STEP_MAX), comps)
+                top = float(np.nanmax(np.abs(probe))) if np.isfinite(probe).any() else 1.0
+                return fastmaps.build_field(fn, w, h, comps, tol=rel * max(top, 1e-12), map_rows=run)
+        else:
+            def build(fn, comps, *, rel=None):
+                return fastmaps.dense_field(fn, w, h, comps, map_rows=run)
+        maps = None
+        if self.moves_pixels:
+            chans = (0, 1, 2) if "tca" in self._models else (1,)
+            maps = {c: build(self._map_function(c), 2) for c in chans}
+        gains = None
+        if "vignetting" in self._models or "colour_shading" in self._models:
+            keys = (0, 1, 2) if "colour_shading" in self._models else (strips.ALL,)
+            gains = {k: build(self._gain_function(1 if k == strips.ALL else k), 1, rel=GAIN_TOLERANCE)
+                     for k in keys}
+        return strips.Plan(w, h, "grid" if self.fast_maps else "exact", maps, gains, self.reverse,
+                           self.interpolation)
+
+    def plan(self) -> strips.Plan:
+        """The maps and gains of this corrector (from the cache, or computed and cached on first use)."""
+        if self.cache is None:
+            if self._own_plan is None:
+                self._own_plan = self._build_plan()
+            return self._own_plan
+        return self.cache.get_or_build(self.cache_key(), self._build_plan)
 
     # -- frames -----------------------------------------------------------------
 
@@ -543,46 +660,18 @@ class Corrector:
             if np.shares_memory(out, frame):
                 raise FrameError("out must not share memory with the frame (inputs are never modified)")
         valid = np.ones((h, w), dtype=bool) if mask else None
-        planes = frame.reshape(h, w, -1)
-        result = out.reshape(h, w, -1)
-        mono = planes.shape[2] == 1
         if not self._models and self.scale == 1.0:
             np.copyto(out, frame)
             return (out, valid) if mask else out
-        gain = self.vignetting_gain() if "vignetting" in self._models else None
-        lo, hi = self._limits(frame.dtype, white_level)
-        xs = np.arange(w, dtype=np.float64)[None, :]
-        _, _, blocks = self._row_blocks(None)
-        for c in range(planes.shape[2]):
-            channel = 1 if mono else c
-            cgain = gain
-            if "colour_shading" in self._models:
-                cgain = self.shading_gain(channel) * (1.0 if gain is None else gain)
-            src = planes[..., c].astype(np.float32)
-            if cgain is not None and not self.reverse:
-                src *= cgain
-            plane = np.empty((h, w), dtype=np.float32)
-            inside = None
-            if self.moves_pixels:
-                inside = np.empty((h, w), dtype=bool)
-                for a, b in blocks:
-                    ys = np.arange(a, b, dtype=np.float64)[:, None]
-                    mx, my = self.channel_points(xs, ys, channel)
-                    mx, my = np.broadcast_arrays(mx.astype(np.float32), my.astype(np.float32))
-                    self.resampler.remap(src, mx, my, self.interpolation, fill, plane[a:b])
-                    inside[a:b] = geo.inside_frame(mx, my, w, h)
-                if valid is not None:
-                    valid &= inside
-            else:
-                plane[...] = src
-            if cgain is not None and self.reverse:
-                plane *= cgain
-                if inside is not None:
-                    plane[~inside] = fill
-            if integer:
-                np.rint(plane, out=plane)
-                np.clip(plane, lo, hi, out=plane)
-            result[..., c] = plane
+        planes = frame.reshape(h, w, -1)
+        result = out.reshape(h, w, -1)
+        if not np.shares_memory(result, out):  # a non-contiguous out: work in a buffer
+            result = np.empty(planes.shape, dtype=out.dtype)
+        limits = self._limits(frame.dtype, white_level) if integer else None
+        strips.apply_plan(planes, result, self.plan(), resampler=self.resampler, interpolation=self.interpolation,
+                          fill=fill, limits=limits, valid=valid, threads=self.threads)
+        if not np.shares_memory(result, out):
+            out[...] = result.reshape(out.shape)
         return (out, valid) if mask else out
 
     @staticmethod

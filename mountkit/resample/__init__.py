@@ -20,6 +20,13 @@ class Resampler:
     frame give ``fill``.  ``available()`` tells whether the backend's
     dependencies are importable; the available backend with the lowest
     ``priority`` is the default.
+
+    ``remap_xy(frame, map_xy, interpolation, fill, out)`` is optional: the
+    same with one interleaved ``(H, W, 2)`` float32 map (OpenCV's
+    ``CV_32FC2`` layout, which the engine produces) and a frame of
+    ``(h, w)`` or ``(h, w, C)`` float32 values (``out`` then ``(H, W)`` or
+    ``(H, W, C)``, every channel sampled at the same positions).  The engine
+    uses it when present, ``remap`` otherwise.
     """
 
     name: str
@@ -27,3 +34,4 @@ class Resampler:
     priority: int = 50
     available: Callable[[], bool] = lambda: True
     description: str = ""
+    remap_xy: Callable | None = None

@@ -124,6 +124,54 @@ def _clamp(a: np.ndarray, hi: int) -> np.ndarray:
     return a
 
 
+def _sample(src: np.ndarray, mx: np.ndarray, my: np.ndarray, valid: np.ndarray, interpolation: str,
+            fill: float, out: np.ndarray) -> None:
+    """Write into ``out`` the frame ``src`` ((h, w) or (h, w, C)) sampled at (mx, my); ``fill`` where not ``valid``."""
+    h, w = src.shape[:2]
+    multi = src.ndim == 3
+    ftype = mx.dtype if mx.dtype in (np.float32, np.float64) else np.float64
+    x = np.where(valid, mx, 0).astype(ftype, copy=False)
+    y = np.where(valid, my, 0).astype(ftype, copy=False)
+    flat = src.reshape(h * w, -1) if multi else src.ravel()
+    shape = mx.shape + src.shape[2:]
+    if interpolation == "nearest":
+        ix = _clamp(np.rint(x).astype(np.intp), w - 1)
+        iy = _clamp(np.rint(y).astype(np.intp), h - 1)
+        iy *= w
+        iy += ix
+        val = flat.take(iy, axis=0)
+    else:
+        fx = np.floor(x)
+        fy = np.floor(y)
+        wx = kernel_weights(x - fx, interpolation)
+        wy = kernel_weights(y - fy, interpolation)
+        if multi:
+            wx = [v[..., None] for v in wx]
+            wy = [v[..., None] for v in wy]
+        ix = fx.astype(np.intp)
+        iy = fy.astype(np.intp)
+        taps = TAPS[interpolation]
+        cols = [_clamp(ix + k, w - 1) for k in taps]
+        val = np.zeros(shape, dtype=np.float32)
+        acc = np.empty(shape, dtype=np.float32)
+        tmp = np.empty(shape, dtype=np.float32)
+        idx = np.empty(mx.shape, dtype=np.intp)
+        for l_, wyl in zip(taps, wy, strict=True):
+            row = _clamp(iy + l_, h - 1)
+            row *= w
+            acc.fill(0.0)
+            for col, wxk in zip(cols, wx, strict=True):
+                np.add(row, col, out=idx)
+                flat.take(idx, axis=0, out=tmp)
+                tmp *= wxk
+                acc += tmp
+            acc *= wyl
+            val += acc
+    if multi:
+        valid = valid[..., None]
+    np.copyto(out, np.where(valid, val, np.float32(fill)), casting="unsafe")
+
+
 def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation: str = "bicubic",
           fill: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
     """Sample a 2-D frame at source positions ``(map_x, map_y)``.
@@ -166,48 +214,45 @@ def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation
         out = np.empty(mx.shape, dtype=np.float32)
     elif out.shape != mx.shape or out.dtype != np.float32:
         raise FrameError(f"out must be float32 of shape {mx.shape}, got {out.dtype} {out.shape}")
-    valid = inside_frame(mx, my, w, h)
-    ftype = mx.dtype if mx.dtype in (np.float32, np.float64) else np.float64
-    x = np.where(valid, mx, 0).astype(ftype, copy=False)
-    y = np.where(valid, my, 0).astype(ftype, copy=False)
-    flat = src.ravel()
-    if interpolation == "nearest":
-        ix = _clamp(np.rint(x).astype(np.intp), w - 1)
-        iy = _clamp(np.rint(y).astype(np.intp), h - 1)
-        iy *= w
-        iy += ix
-        val = flat.take(iy)
-    else:
-        fx = np.floor(x)
-        fy = np.floor(y)
-        wx = kernel_weights(x - fx, interpolation)
-        wy = kernel_weights(y - fy, interpolation)
-        ix = fx.astype(np.intp)
-        iy = fy.astype(np.intp)
-        taps = TAPS[interpolation]
-        cols = [_clamp(ix + k, w - 1) for k in taps]
-        val = np.zeros(mx.shape, dtype=np.float32)
-        acc = np.empty(mx.shape, dtype=np.float32)
-        tmp = np.empty(mx.shape, dtype=np.float32)
-        idx = np.empty(mx.shape, dtype=np.intp)
-        for l_, wyl in zip(taps, wy, strict=True):
-            row = _clamp(iy + l_, h - 1)
-            row *= w
-            acc.fill(0.0)
-            for col, wxk in zip(cols, wx, strict=True):
-                np.add(row, col, out=idx)
-                flat.take(idx, out=tmp)
-                tmp *= wxk
-                acc += tmp
-            acc *= wyl
-            val += acc
-    np.copyto(out, np.where(valid, val, np.float32(fill)), casting="unsafe")
+    _sample(src, mx, my, inside_frame(mx, my, w, h), interpolation, fill, out)
+    return out
+
+
+def remap_xy(frame: np.ndarray, map_xy: np.ndarray, interpolation: str = "bicubic", fill: float = 0.0,
+             out: np.ndarray | None = None, valid=None) -> np.ndarray:
+    """:func:`remap` with one interleaved ``(H, W, 2)`` map, for a frame of one or more channels.
+
+    ``frame`` is (h, w) or (h, w, C); the positions, taps and weights are
+    computed once for all channels.  ``valid`` may give the inside-frame
+    test of the positions (True: all inside); it is computed when None.
+    """
+    if interpolation not in TAPS:
+        raise ValueError(f"unknown interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}")
+    src = np.asarray(frame)
+    if src.ndim not in (2, 3) or src.size == 0:
+        raise FrameError(f"remap needs a non-empty (h, w) or (h, w, C) frame, got shape {src.shape}")
+    if map_xy.ndim != 3 or map_xy.shape[2] != 2:
+        raise FrameError(f"map_xy must be (H, W, 2), got shape {map_xy.shape}")
+    src = src.astype(np.float32, copy=False)
+    h, w = src.shape[:2]
+    shape = map_xy.shape[:2] + src.shape[2:]
+    if out is None:
+        out = np.empty(shape, dtype=np.float32)
+    elif out.shape != shape or out.dtype != np.float32:
+        raise FrameError(f"out must be float32 of shape {shape}, got {out.dtype} {out.shape}")
+    mx, my = map_xy[..., 0], map_xy[..., 1]
+    if valid is None:
+        valid = inside_frame(mx, my, w, h)
+    elif valid is True:
+        valid = np.ones(mx.shape, dtype=bool)
+    _sample(src, mx, my, valid, interpolation, fill, out)
     return out
 
 
 RESAMPLER = Resampler(
     name="numpy",
     remap=remap,
+    remap_xy=remap_xy,
     priority=50,
     description="pure numpy: nearest, bilinear, bicubic (Keys a=-0.75, as OpenCV INTER_CUBIC), "
                 "lanczos3 (6-tap windowed sinc, normalised)",
