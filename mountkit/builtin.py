@@ -10,6 +10,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mountkit.models.adobe",
     "mountkit.profiles_plugin",
     "mountkit.resample.numpy_backend",
+    "mountkit.resample.opencv_backend",
     "mountkit.tools.plugin",
     "mountkit.io.plugin",
     "mountkit.dng.plugin",
