@@ -18,7 +18,11 @@ remain), plus the time a task spends outside ``correct_file`` (arguments,
 the idempotency check), over the tasks; printed as a fraction of a frame's
 correction time (goal: < 5 %).  The all-inclusive figure, (workers x wall -
 correction time) / tasks, also counts the tail where one worker has no frame
-left.  Last, ``--noop-tasks`` empty tasks through the same submission loop
+left.  Minor page faults per frame (memory newly mapped and zeroed) compare the
+processes independently of the machine's load: Dask's nanny sets
+``MALLOC_TRIM_THRESHOLD_``, which multiplies them unless the task undoes it
+(``mountkit.distributed._restore_malloc_thresholds``).  Last,
+``--noop-tasks`` empty tasks through the same submission loop
 give Dask's bare round trip per task on this machine.
 
 Numbers depend on the machine and on what else runs on it.
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -54,6 +59,11 @@ def _warm() -> int:
 
     _worker_kit()
     return os.getpid()
+
+
+def _minor_faults() -> int:
+    """Runs on a worker: its minor page faults so far (memory newly mapped and zeroed)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def task_overhead(stream: list[dict], results) -> tuple[float, float]:
@@ -115,31 +125,36 @@ def main(argv=None) -> int:
 
         rate = {}
 
-        def show(label, wall, report):
+        def show(label, wall, report, faults):
             bad = report.failed
             if bad:
                 raise SystemExit(f"{label}: {len(bad)} failed: {bad[0].message}")
             rate[label] = len(files) / wall
             print(f"{label:<26} {wall:7.1f} s  {rate[label]:.3f} frames/s  "
                   f"(correction {sum(r.seconds for r in report.results) / len(files):.2f} s per frame; "
+                  f"{faults / len(files) / 1000:.0f}k minor page faults per frame; "
                   f"load average {os.getloadavg()[0]:.1f})", flush=True)
 
         for workers in (1, 2):
             label = "in this process (1)" if workers == 1 else f"local process pool ({workers})"
+            who = resource.RUSAGE_SELF if workers == 1 else resource.RUSAGE_CHILDREN  # pool workers are reaped
+            f0 = resource.getrusage(who).ru_minflt
             t = time.perf_counter()
             report = run(work(f"pool{workers}"), workers=workers)
-            show(label, time.perf_counter() - t, report)
+            show(label, time.perf_counter() - t, report, resource.getrusage(who).ru_minflt - f0)
 
         overheads = {}
         for n in (1, 2):
             with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                               dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
                 client.run(_warm)
+                f0 = client.run(_minor_faults)
                 with get_task_stream(client) as ts:
                     t = time.perf_counter()
                     report = run_on_client(work(f"dask{n}"), client)
                     wall = time.perf_counter() - t
-                show(f"Dask LocalCluster({n})", wall, report)
+                f1 = client.run(_minor_faults)
+                show(f"Dask LocalCluster({n})", wall, report, sum(f1[w] - f0[w] for w in f0))
                 per_task, per_frame = task_overhead(ts.data, report.results)
                 inclusive = (n * wall - sum(r.seconds for r in report.results)) / len(files)
                 overheads[n] = per_task / per_frame
