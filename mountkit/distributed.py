@@ -255,10 +255,9 @@ def _restore_malloc_thresholds() -> None:
     Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``
     (``distributed.nanny.pre-spawn-environ``), which turns off glibc's
     adaptive thresholds: every array over 128 KiB is then mmap'ed and
-    page-faulted anew.  The correction makes many such temporary arrays: a
-    4096 x 3072 DNG took 5x the minor page faults and about twice the system
-    time, and on a busy machine up to twice the wall time
-    (docs/distributed.md).  Set the ceilings of glibc's own adaptive
+    page-faulted anew.  The correction makes many such temporary arrays:
+    4096 x 3072 DNGs took 5x the minor page faults and more system time, and
+    on a busy machine up to twice the wall time (docs/distributed.md).  Set the ceilings of glibc's own adaptive
     thresholds instead (mmap 32 MiB, trim 64 MiB; mallopt(3)), once.
     """
     if _MALLOC_RESTORED:
