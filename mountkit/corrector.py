@@ -54,6 +54,10 @@ EXACT_MAPS_MAX_PIXELS = 1 << 20
 MAP_TOLERANCE_PX = 1e-3
 #: Interpolation error allowed in the fast gains, relative to the largest gain.
 GAIN_TOLERANCE = 1e-6
+#: A fast field with more than this share of its cells evaluated exactly (strong distortion on a small frame)
+#: is evaluated at every pixel and stored instead, when the frame has at most DENSE_MAX_PIXELS pixels.
+DENSE_SHARE = 0.25
+DENSE_MAX_PIXELS = 1 << 22
 
 
 def _positive(value, what: str) -> float:
@@ -560,11 +564,17 @@ class Corrector:
         run = strips.thread_map(self.threads)
         if self.fast_maps:
             def build(fn, comps, *, rel=None):
-                if rel is None:
-                    return fastmaps.build_field(fn, w, h, comps, tol=MAP_TOLERANCE_PX, map_rows=run)
-                probe = fastmaps.evaluate_nodes(fn, fastmaps.NodeGrid(w, h, fastmaps.STEP_MAX), comps)
-                top = float(np.nanmax(np.abs(probe))) if np.isfinite(probe).any() else 1.0
-                return fastmaps.build_field(fn, w, h, comps, tol=rel * max(top, 1e-12), map_rows=run)
+                if rel is None:  # a map: cells sampled beyond the frame's edges are filled, whatever their error
+                    got = fastmaps.build_field(fn, w, h, comps, tol=MAP_TOLERANCE_PX, map_rows=run,
+                                               irrelevant=lambda v: fastmaps.cells_beyond(
+                                                   v, (-0.5, -0.5), (w - 0.5, h - 0.5)))
+                else:
+                    probe = fastmaps.evaluate_nodes(fn, fastmaps.NodeGrid(w, h, fastmaps.STEP_MAX), comps)
+                    top = float(np.nanmax(np.abs(probe))) if np.isfinite(probe).any() else 1.0
+                    got = fastmaps.build_field(fn, w, h, comps, tol=rel * max(top, 1e-12), map_rows=run)
+                if got.poisoned_share > DENSE_SHARE and w * h <= DENSE_MAX_PIXELS:
+                    return fastmaps.dense_field(fn, w, h, comps, map_rows=run)
+                return got
         else:
             def build(fn, comps, *, rel=None):
                 return fastmaps.dense_field(fn, w, h, comps, map_rows=run)

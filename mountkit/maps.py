@@ -41,7 +41,7 @@ import numpy as np
 
 #: Largest and smallest grid step tried, in pixels (powers of two).
 STEP_MAX = 32
-STEP_MIN = 4
+STEP_MIN = 2
 #: Share of cells allowed above the tolerance before the step is halved (they are evaluated exactly).
 POISON_SHARE = 1e-3
 #: Nodes evaluated per call of the exact function (bounds the temporaries of a numerical inverse).
@@ -197,42 +197,47 @@ def _column_weights(width: int, step: int) -> tuple[np.ndarray, np.ndarray]:
     return i, t.astype(np.float32)
 
 
-def upsample_columns(rows: np.ndarray, width: int, step: int, *, use_cv2: bool | None = None) -> np.ndarray:
+def upsample_columns(rows: np.ndarray, width: int, step: int, *, use_cv2: bool | None = None,
+                     alloc: Callable | None = None) -> np.ndarray:
     """Bilinear interpolation along x of node rows to every pixel column.
 
     Parameters
     ----------
-    rows : ndarray (n, nx, C) float32
-        Values at the node columns of ``NodeGrid(width, ., step)``.
+    rows : ndarray (C, n, nx) float32
+        Values at the node columns of ``NodeGrid(width, ., step)``, one plane per component.
     width, step : int
     use_cv2 : bool, optional
         Use ``cv2.resize`` (default: when OpenCV is importable) or numpy; both
         compute ``v_i (1 - t) + v_{i+1} t`` in float32.
+    alloc : callable, optional
+        ``alloc(shape, dtype)`` gives the array to write into (reused buffers
+        spare the page faults of fresh large arrays).
 
     Returns
     -------
-    ndarray (n, width, C) float32
-        A view into a slightly wider array when OpenCV was used.
+    ndarray (C, n, width) float32
+        Planes whose rows may be strided (a view into a slightly wider array).
     """
     rows = np.ascontiguousarray(rows, dtype=np.float32)
-    n, nx, c = rows.shape
+    c, n, nx = rows.shape
     if nx != NodeGrid.count(width, step):
         raise ValueError(f"{nx} node columns do not cover {width} pixels at step {step}")
     cv2 = _cv2() if use_cv2 in (None, True) else None
     if use_cv2 and cv2 is None:
         raise RuntimeError("OpenCV is not available")
-    if cv2 is not None and c <= 4 and step > 1:
-        # the vertical scale is 1: row r is 1 * row r + 0 * row r+1, exact for finite values; a NaN in row
-        # r+1 makes row r NaN too, which only sends more pixels to the exact evaluation
-        up = cv2.resize(rows[..., 0] if c == 1 else rows, (nx * step, n), interpolation=cv2.INTER_LINEAR)
-        up = up.reshape(n, nx * step, c)
+    if cv2 is not None and step > 1:
+        # one single-channel resize of the stacked planes (OpenCV's single-channel path is the fast one); the
+        # vertical scale is 1: row r is 1 * row r + 0 * row r+1, exact for finite values (a NaN in row r+1
+        # makes row r NaN too, which only sends more pixels to the exact evaluation)
+        dst = alloc((c * n, nx * step), np.float32) if alloc is not None else None
+        up = cv2.resize(rows.reshape(c * n, nx), (nx * step, c * n), dst=dst, interpolation=cv2.INTER_LINEAR)
         # dst column d is pixel column d - step (node -1 is the first node)
-        return up[:, step:step + width]
+        return up.reshape(c, n, nx * step)[:, :, step:step + width]
     i, t = _column_weights(width, step)
-    left = rows[:, i]
-    right = rows[:, i + 1]
+    left = np.take(rows, i, axis=2, out=alloc((c, n, width), np.float32) if alloc is not None else None)
+    right = rows[:, :, i + 1]
     right -= left
-    right *= t[None, :, None]
+    right *= t
     left += right
     return left
 
@@ -279,6 +284,12 @@ class CoarseField:
         return self.values.shape[2]
 
     @property
+    def poisoned_share(self) -> float:
+        """The share of cells evaluated exactly."""
+        ny, nx = self.values.shape[:2]
+        return self.poisoned_cells / max(1, (ny - 1) * (nx - 1))
+
+    @property
     def nbytes(self) -> int:
         return int(self.values.nbytes + self._lo.nbytes + self._hi.nbytes + self._nan_rows.nbytes)
 
@@ -321,29 +332,32 @@ class CoarseField:
         x0, x1 = max(0, min(x0, g.width)), max(0, min(x1, g.width))
         return (x0, x1) if x1 > x0 else (0, 0)
 
-    def rows(self, a: int, b: int, *, offset: np.ndarray | None = None, use_cv2: bool | None = None) -> np.ndarray:
-        """The field at every pixel of rows ``[a, b)``, (b - a, width, C) float32, minus ``offset`` (per component).
+    def rows(self, a: int, b: int, *, offset: np.ndarray | None = None, use_cv2: bool | None = None,
+             alloc: Callable | None = None) -> np.ndarray:
+        """The field at every pixel of rows ``[a, b)``, (C, b - a, width) float32, minus ``offset`` (per component).
 
         Interpolated bilinearly from the nodes; pixels supported by a poisoned
         node are evaluated exactly (NaN where the function itself is NaN).
+        ``alloc(shape, dtype)`` may give the buffer to write into.
         """
         g = self.grid
         i, t = g.index(np.arange(a, b, dtype=np.float64))
         v = self.values
         lo = v[i]
-        rows = lo + (v[i + 1] - lo) * t[:, None, None]
+        rows = lo + (v[i + 1] - lo) * t[:, None, None]  # (n, nx, C)
         if offset is not None:
             rows = rows - np.asarray(offset, dtype=np.float64)
-        out = upsample_columns(rows.astype(np.float32), g.width, g.step, use_cv2=use_cv2)
+        out = upsample_columns(np.moveaxis(rows, 2, 0).astype(np.float32), g.width, g.step, use_cv2=use_cv2,
+                               alloc=alloc)
         if self.needs_exact(a, b):
-            bad = np.isnan(out).any(axis=2)
+            bad = np.isnan(out).any(axis=0)
             ri, ci = np.nonzero(bad)
             if ri.size:
                 exact = np.asarray(self.exact(ci.astype(np.float64), (ri + a).astype(np.float64)),
                                    dtype=np.float64).reshape(ri.size, -1)
                 if offset is not None:
                     exact = exact - np.asarray(offset, dtype=np.float64)
-                out[ri, ci] = exact
+                out[:, ri, ci] = exact.T
         return out
 
 
@@ -372,8 +386,26 @@ def evaluate_nodes(exact: ExactFn, grid: NodeGrid, components: int, *, block: in
     return out
 
 
+def cells_beyond(values: np.ndarray, lo: Sequence[float], hi: Sequence[float], margin: float = 1.0) -> np.ndarray:
+    """Cells whose four nodes all lie beyond the same bound (by ``margin``) in some component.
+
+    Every value interpolated in such a cell lies beyond that bound too, so
+    when the field is a coordinate map and the bounds are the frame's, its
+    pixels are sampled outside the frame (filled) whatever the
+    interpolation error: that error does not matter there.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    out = np.zeros((v.shape[0] - 1, v.shape[1] - 1), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for k in range(v.shape[2]):
+            for side in (v[..., k] < lo[k] - margin, v[..., k] > hi[k] + margin):
+                out |= side[:-1, :-1] & side[:-1, 1:] & side[1:, :-1] & side[1:, 1:]
+    return out
+
+
 def build_field(exact: ExactFn, width: int, height: int, components: int, *, tol: float,
-                step_max: int = STEP_MAX, step_min: int = STEP_MIN, map_rows: Callable | None = None) -> CoarseField:
+                step_max: int = STEP_MAX, step_min: int = STEP_MIN, map_rows: Callable | None = None,
+                irrelevant: Callable[[np.ndarray], np.ndarray] | None = None) -> CoarseField:
     """Evaluate ``exact`` on the coarsest grid whose cells interpolate it to within ``tol``.
 
     Parameters
@@ -392,6 +424,9 @@ def build_field(exact: ExactFn, width: int, height: int, components: int, *, tol
         still above the tolerance are poisoned (evaluated exactly per pixel).
     map_rows : callable, optional
         Runs the node evaluation over blocks (see :func:`evaluate_nodes`).
+    irrelevant : callable, optional
+        ``irrelevant(values) -> (ny - 1, nx - 1) bool``: cells whose error does
+        not matter (e.g. :func:`cells_beyond` the frame for a coordinate map).
 
     Returns
     -------
@@ -404,6 +439,10 @@ def build_field(exact: ExactFn, width: int, height: int, components: int, *, tol
         grid = NodeGrid(width, height, step)
         values = evaluate_nodes(exact, grid, components, map_rows=map_rows)
         err = cell_errors(values)
+        if irrelevant is not None:
+            err[irrelevant(values) & np.isfinite(values).all(axis=2)[:-1, :-1]
+                & np.isfinite(values).all(axis=2)[1:, 1:] & np.isfinite(values).all(axis=2)[:-1, 1:]
+                & np.isfinite(values).all(axis=2)[1:, :-1]] = 0.0
         finite = np.isfinite(err)
         over = (err > tol) & finite
         if step <= step_min or over.sum() <= POISON_SHARE * err.size:
@@ -432,8 +471,8 @@ class DenseField:
 
     Attributes
     ----------
-    values : ndarray (height, width, C) float32
-        NaN where the function has no value.
+    values : ndarray (C, height, width) float32
+        One plane per component; NaN where the function has no value.
     """
 
     values: np.ndarray
@@ -444,13 +483,13 @@ class DenseField:
     def __post_init__(self):
         v = self.values
         finite = np.isfinite(v)
-        self._nan_rows = ~finite.all(axis=(1, 2))
-        self._lo = np.where(finite, v, np.inf).min(axis=1)
-        self._hi = np.where(finite, v, -np.inf).max(axis=1)
+        self._nan_rows = ~finite.all(axis=(0, 2))
+        self._lo = np.where(finite, v, np.inf).min(axis=2).T  # (height, C)
+        self._hi = np.where(finite, v, -np.inf).max(axis=2).T
 
     @property
     def components(self) -> int:
-        return self.values.shape[2]
+        return self.values.shape[0]
 
     @property
     def nbytes(self) -> int:
@@ -471,19 +510,20 @@ class DenseField:
             return 0, 0
         vlo, vhi = self.bounds(a, b)
         if all(vlo[k] >= lo[k] and vhi[k] <= hi[k] for k in range(len(vlo))):
-            return 0, self.values.shape[1]
+            return 0, self.values.shape[2]
         return 0, 0
 
-    def rows(self, a: int, b: int, *, offset: np.ndarray | None = None, use_cv2: bool | None = None) -> np.ndarray:
+    def rows(self, a: int, b: int, *, offset: np.ndarray | None = None, use_cv2: bool | None = None,
+             alloc: Callable | None = None) -> np.ndarray:
         if offset is None:
-            return self.values[a:b]
-        return self.values[a:b] - np.asarray(offset, dtype=np.float32)
+            return self.values[:, a:b]
+        return self.values[:, a:b] - np.asarray(offset, dtype=np.float32)[:, None, None]
 
 
 def dense_field(exact: ExactFn, width: int, height: int, components: int, *, block: int = EVAL_BLOCK,
                 map_rows: Callable | None = None) -> DenseField:
-    """``exact`` at every pixel of the frame (float64 evaluation, float32 storage), in blocks of rows."""
-    out = np.empty((height, width, components), dtype=np.float32)
+    """``exact`` at every pixel of the frame (float64 evaluation, float32 planes), in blocks of rows."""
+    out = np.empty((components, height, width), dtype=np.float32)
     xs = np.arange(width, dtype=np.float64)
     per = max(1, block // width)
     blocks = [(a, min(a + per, height)) for a in range(0, height, per)]
@@ -491,7 +531,7 @@ def dense_field(exact: ExactFn, width: int, height: int, components: int, *, blo
     def run(ab):
         a, b = ab
         got = np.asarray(exact(xs[None, :], np.arange(a, b, dtype=np.float64)[:, None]), dtype=np.float64)
-        out[a:b] = got.reshape(b - a, width, components)
+        out[:, a:b] = np.moveaxis(got.reshape(b - a, width, components), 2, 0)
 
     if map_rows is None:
         for ab in blocks:

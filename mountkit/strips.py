@@ -19,7 +19,7 @@ source rows its pixels sample and whether they all lie inside the frame.
 5. rounds and clips integer results and writes them into the output.
 
 Peak memory beyond the input and output frames is a few strips per thread.
-Without TCA every channel shares one map, and a backend with ``remap_xy``
+Without TCA every channel shares one map, and a backend with ``remap_multi``
 resamples the three channels in one call.
 """
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from .resample import Resampler
 #: Environment variable with the default number of threads (default: the machine's cores).
 ENV_THREADS = "MOUNTKIT_THREADS"
 #: Target pixels per strip (the strip's map then stays in the processor's cache).
-STRIP_PIXELS = 1 << 17
+STRIP_PIXELS = 1 << 19
 #: Rows of source taps beyond floor(y) on each side, per interpolation (before, after), plus one for rounding.
 TAP_ROWS = {"nearest": (1, 2), "bilinear": (1, 2), "bicubic": (2, 3), "lanczos3": (3, 4)}
 #: Key of a gain shared by every channel.
@@ -78,13 +79,13 @@ def thread_map(threads: int) -> Callable:
     return run
 
 
-def strip_rows(width: int, height: int, pixels: int = STRIP_PIXELS) -> list[tuple[int, int]]:
-    """The frame's rows cut into strips of about ``pixels`` pixels (at least 8 rows).
+def strip_rows(width: int, height: int, pixels: int | None = None) -> list[tuple[int, int]]:
+    """The frame's rows cut into strips of about ``pixels`` (default :data:`STRIP_PIXELS`) pixels, >= 8 rows.
 
     >>> strip_rows(1000, 300, pixels=100_000)
     [(0, 100), (100, 200), (200, 300)]
     """
-    per = max(8, int(round(pixels / max(width, 1))))
+    per = max(8, int(round((STRIP_PIXELS if pixels is None else pixels) / max(width, 1))))
     return [(a, min(a + per, height)) for a in range(0, height, per)]
 
 
@@ -198,10 +199,45 @@ def source_band(y_lo: float, y_hi: float, height: int, interpolation: str) -> tu
     return r0, r1
 
 
-def _inside(m: np.ndarray, r0: int, width: int, height: int) -> np.ndarray:
-    """The inside-frame test of a band-relative map strip (rows measured from r0)."""
-    x, y = m[..., 0], m[..., 1]
-    return (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5 - r0) & (y <= height - 0.5 - r0)
+def _inside(mx: np.ndarray, my: np.ndarray, r0: int, width: int, height: int) -> np.ndarray:
+    """The inside-frame test of band-relative map planes (rows measured from r0)."""
+    return (mx >= -0.5) & (mx <= width - 0.5) & (my >= -0.5 - r0) & (my <= height - 0.5 - r0)
+
+
+class Scratch:
+    """Reusable buffers of one thread: fresh large arrays cost a page fault per 4 KiB every time.
+
+    ``scratch(name, shape, dtype)`` is a view of the buffer ``name``, grown when needed.
+    """
+
+    def __init__(self):
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        n = int(np.prod(shape))
+        dt = np.dtype(dtype)
+        buf = self._bufs.get(name)
+        if buf is None or buf.size < n or buf.dtype != dt:
+            buf = np.empty(max(n, 1), dtype=dt)
+            self._bufs[name] = buf
+        return buf[:n].reshape(shape)
+
+    def alloc(self, name: str) -> Callable:
+        """``alloc(shape, dtype)`` on the buffer ``name``."""
+        return lambda shape, dtype: self(name, shape, dtype)
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+#: Integer dtypes OpenCV converts to with rounding (half to even, as np.rint) and saturation.
+_CV_DEPTHS = {np.dtype(np.uint8): "CV_8U", np.dtype(np.int8): "CV_8S", np.dtype(np.uint16): "CV_16U",
+              np.dtype(np.int16): "CV_16S"}
 
 
 def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Resampler, interpolation: str,
@@ -227,11 +263,36 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
     h, w, nc = frame.shape
     mono = nc == 1
     channels = [1] if mono else list(range(nc))
-    remap_xy = getattr(resampler, "remap_xy", None)
+    multi = getattr(resampler, "remap_multi", None)
     fill32 = np.float32(fill)
+    cv2 = _cv2()
+    depth = getattr(cv2, _CV_DEPTHS[out.dtype]) if (cv2 is not None and limits is not None
+                                                   and out.dtype in _CV_DEPTHS) else None
+    merge_out = cv2 is not None and nc == 3 and out.flags.c_contiguous and (depth is not None or (
+        limits is None and out.dtype == np.float32))
+    split_in = cv2 is not None and nc == 3 and frame.flags.c_contiguous and frame.dtype in (
+        np.uint8, np.uint16, np.int16, np.float32)
+
+    local = threading.local()
+
+    def scratch() -> Scratch:
+        sc = getattr(local, "scratch", None)
+        if sc is None:
+            sc = local.scratch = Scratch()
+        return sc
+
+    def rounded(res: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """A float32 plane rounded and clipped to the integer limits, in the output's dtype (OpenCV)."""
+        cv2.min(res, limits[1], dst=res)
+        cv2.max(res, limits[0], dst=res)
+        return cv2.multiply(res, 1.0, dtype=depth, dst=dst)
 
     def finish(res: np.ndarray, a: int, b: int, k: int | None) -> None:
+        """Store a (n, w) plane of channel k, or a (n, w, C) strip (k None), rounded and clipped."""
         if limits is not None:
+            if depth is not None and k is not None:
+                out[a:b, :, k] = rounded(res, scratch()("u0", res.shape, out.dtype))
+                return
             np.rint(res, out=res)
             np.clip(res, limits[0], limits[1], out=res)
         if k is None:
@@ -239,23 +300,34 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         else:
             out[a:b, :, k] = res
 
-    def to_float(band: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
-        """A float32 copy of a source band (a view of the frame), times the gain (broadcast)."""
+    def finish_planes(planes: list[np.ndarray], a: int, b: int) -> None:
+        if merge_out:
+            if depth is not None:
+                planes = [rounded(p, scratch()(f"u{k}", p.shape, out.dtype)) for k, p in enumerate(planes)]
+            cv2.merge(planes, dst=out[a:b])
+        else:
+            for k, p in enumerate(planes):
+                finish(p, a, b, k)
+
+    def to_float(band: np.ndarray, gain: np.ndarray | None, name: str) -> np.ndarray:
+        """A float32 copy of a source band, times the gain (broadcast); the band itself when it is float32."""
         if gain is not None:
-            return np.multiply(band, gain, dtype=np.float32)
+            return np.multiply(band, gain, dtype=np.float32, out=scratch()(name, band.shape, np.float32))
         if band.dtype == np.float32 and band.flags.c_contiguous:
             return band
-        return np.ascontiguousarray(band, dtype=np.float32)
+        buf = scratch()(name, band.shape, np.float32)
+        np.copyto(buf, band, casting="unsafe")
+        return buf
 
-    def resample(src: np.ndarray, m: np.ndarray, res: np.ndarray) -> None:
-        if remap_xy is not None:
-            remap_xy(src, m, interpolation, fill, res, valid=True)  # outside positions are filled below
+    def resample(src: np.ndarray, mx: np.ndarray, my: np.ndarray, res: np.ndarray) -> None:
+        if multi is not None:
+            multi(src, mx, my, interpolation, fill, res, valid=True)  # outside positions are filled below
         elif src.ndim == 2:
-            resampler.remap(src, m[..., 0], m[..., 1], interpolation, fill, res)
+            resampler.remap(src, mx, my, interpolation, fill, res)
         else:
             plane = np.empty(res.shape[:2], dtype=np.float32)
             for k in range(src.shape[2]):
-                resampler.remap(np.ascontiguousarray(src[..., k]), m[..., 0], m[..., 1], interpolation, fill, plane)
+                resampler.remap(np.ascontiguousarray(src[..., k]), mx, my, interpolation, fill, plane)
                 res[..., k] = plane
 
     def edges(m: np.ndarray, r0: int, res: np.ndarray, a: int, b: int, x0: int, x1: int) -> None:
@@ -264,7 +336,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         for c0, c1 in spans:
             if c1 <= c0:
                 continue
-            ins = _inside(m[:, c0:c1], r0, w, h)
+            ins = _inside(m[0, :, c0:c1], m[1, :, c0:c1], r0, w, h)
             if ins.all():
                 continue
             part = res[:, c0:c1]
@@ -274,61 +346,76 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
 
     def gains_only(i: int) -> None:
         a, b = plan.strips[i]
+        sc = scratch()
         if plan.shared_gain and not mono:
-            finish(np.multiply(frame[a:b], plan.gain_of(1).rows(a, b), dtype=np.float32), a, b, None)
+            g = plan.gain_of(1).rows(a, b, alloc=sc.alloc("gain"))[0][..., None]
+            finish(np.multiply(frame[a:b], g, dtype=np.float32, out=sc("res3", (b - a, w, nc), np.float32)),
+                   a, b, None)
             return
         for k, c in enumerate(channels):
-            g = plan.gain_of(c).rows(a, b)[..., 0]
-            finish(np.multiply(frame[a:b, :, k], g, dtype=np.float32), a, b, k)
+            g = plan.gain_of(c).rows(a, b, alloc=sc.alloc("gain"))[0]
+            finish(np.multiply(frame[a:b, :, k], g, dtype=np.float32, out=sc("res", (b - a, w), np.float32)),
+                   a, b, k)
 
     def strip(i: int) -> None:
         a, b = plan.strips[i]
         r0, r1 = (int(v) for v in plan.bands[i])
         x0, x1 = (int(v) for v in plan.safe[i])
-        maps_now: dict[int, np.ndarray] = {}
+        sc = scratch()
+        exact_maps: dict[int, np.ndarray] = {}
         if r0 < 0:  # exactly evaluated pixels: the band comes from the strip's maps
             for c in {(1 if c not in plan.maps else c) for c in channels}:
-                maps_now[c] = plan.map_of(c).rows(a, b, offset=(0.0, 0.0))  # a new array: shifted below
-            ys = np.concatenate([m[..., 1].ravel() for m in maps_now.values()])
+                exact_maps[c] = np.array(plan.map_of(c).rows(a, b))  # a copy: shifted below
+            ys = np.concatenate([m[1].ravel() for m in exact_maps.values()])
             ys = ys[np.isfinite(ys)]
             r0, r1 = source_band(float(ys.min()), float(ys.max()), h, interpolation) if ys.size else (0, 1)
-            for m in maps_now.values():
-                m[..., 1] -= r0
+            for m in exact_maps.values():
+                m[1] -= r0
 
         def map_for(c: int) -> np.ndarray:
             key = c if c in plan.maps else 1
-            if key not in maps_now:
-                maps_now[key] = plan.map_of(key).rows(a, b, offset=(0.0, float(r0)))
-            return maps_now[key]
+            if key in exact_maps:
+                return exact_maps[key]
+            return plan.map_of(key).rows(a, b, offset=(0.0, float(r0)), alloc=sc.alloc("map"))
 
         fwd = plan.gains is not None and not plan.reverse
         rev = plan.gains is not None and plan.reverse
         band = frame[r0:r1]
-        if plan.shared_map and not mono and remap_xy is not None and plan.shared_gain:
+        if plan.shared_map and not mono and multi is not None and plan.shared_gain:
             m = map_for(1)
-            src = to_float(band, plan.gain_of(1).rows(r0, r1) if fwd else None)
-            res = np.empty((b - a, w, nc), dtype=np.float32)
-            resample(src, m, res)
+            g = plan.gain_of(1).rows(r0, r1, alloc=sc.alloc("gain"))[0][..., None] if fwd else None
+            src = to_float(band, g, "src3")
+            res = sc("res3", (b - a, w, nc), np.float32)
+            resample(src, m[0], m[1], res)
             if rev:
-                res *= plan.gain_of(1).rows(a, b)
+                res *= plan.gain_of(1).rows(a, b, alloc=sc.alloc("gain"))[0][..., None]
             edges(m, r0, res, a, b, x0, x1)
             finish(res, a, b, None)
             return
-        band_gain = plan.gain_of(1).rows(r0, r1)[..., 0] if fwd and plan.shared_gain else None
-        out_gain = plan.gain_of(1).rows(a, b)[..., 0] if rev and plan.shared_gain else None
+        band_gain = plan.gain_of(1).rows(r0, r1, alloc=sc.alloc("gain"))[0] if fwd and plan.shared_gain else None
+        out_gain = plan.gain_of(1).rows(a, b, alloc=sc.alloc("ogain"))[0] if rev and plan.shared_gain else None
+        planes_in = None
+        if split_in:
+            planes_in = cv2.split(band, [sc(f"in{k}", band.shape[:2], band.dtype) for k in range(nc)])
+        results = []
         for k, c in enumerate(channels):
             m = map_for(c)
+            g = None
             if fwd:
-                g = band_gain if band_gain is not None else plan.gain_of(c).rows(r0, r1)[..., 0]
-            else:
-                g = None
-            src = to_float(band[:, :, k], g)
-            res = np.empty((b - a, w), dtype=np.float32)
-            resample(src, m, res)
+                g = band_gain if band_gain is not None else \
+                    plan.gain_of(c).rows(r0, r1, alloc=sc.alloc("gain"))[0]
+            src = to_float(planes_in[k] if planes_in is not None else band[:, :, k], g, "src")
+            res = sc(f"res{k}", (b - a, w), np.float32)
+            resample(src, m[0], m[1], res)
             if rev:
-                res *= out_gain if out_gain is not None else plan.gain_of(c).rows(a, b)[..., 0]
+                res *= out_gain if out_gain is not None else \
+                    plan.gain_of(c).rows(a, b, alloc=sc.alloc("ogain"))[0]
             edges(m, r0, res, a, b, x0, x1)
-            finish(res, a, b, k)
+            results.append(res)
+        if mono:
+            finish(results[0], a, b, 0)
+        else:
+            finish_planes(results, a, b)
 
     work = strip if plan.maps is not None else gains_only
     thread_map(threads)(work, range(len(plan.strips)))

@@ -21,12 +21,14 @@ class Resampler:
     dependencies are importable; the available backend with the lowest
     ``priority`` is the default.
 
-    ``remap_xy(frame, map_xy, interpolation, fill, out)`` is optional: the
-    same with one interleaved ``(H, W, 2)`` float32 map (OpenCV's
-    ``CV_32FC2`` layout, which the engine produces) and a frame of
-    ``(h, w)`` or ``(h, w, C)`` float32 values (``out`` then ``(H, W)`` or
-    ``(H, W, C)``, every channel sampled at the same positions).  The engine
-    uses it when present, ``remap`` otherwise.
+    ``remap_multi(frame, map_x, map_y, interpolation, fill, out, valid=None)``
+    is optional: the same for a frame of ``(h, w)`` or ``(h, w, C)`` float32
+    values (``out`` then of the maps' shape, or that shape + ``(C,)``: every
+    channel sampled at the same positions, the taps computed once), where
+    ``valid`` may give the inside-frame test of the positions
+    (:func:`mountkit.geometry.inside_frame`) or True when the caller knows
+    they all lie inside (then nothing is filled); it is computed when None.
+    The engine uses it when present, ``remap`` otherwise.
     """
 
     name: str
@@ -34,4 +36,4 @@ class Resampler:
     priority: int = 50
     available: Callable[[], bool] = lambda: True
     description: str = ""
-    remap_xy: Callable | None = None
+    remap_multi: Callable | None = None

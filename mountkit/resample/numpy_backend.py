@@ -218,29 +218,30 @@ def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation
     return out
 
 
-def remap_xy(frame: np.ndarray, map_xy: np.ndarray, interpolation: str = "bicubic", fill: float = 0.0,
-             out: np.ndarray | None = None, valid=None) -> np.ndarray:
-    """:func:`remap` with one interleaved ``(H, W, 2)`` map, for a frame of one or more channels.
+def remap_multi(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation: str = "bicubic",
+                fill: float = 0.0, out: np.ndarray | None = None, valid=None) -> np.ndarray:
+    """:func:`remap` for a frame of one or more channels, with an optional inside-frame test.
 
-    ``frame`` is (h, w) or (h, w, C); the positions, taps and weights are
-    computed once for all channels.  ``valid`` may give the inside-frame
-    test of the positions (True: all inside); it is computed when None.
+    ``frame`` is (h, w) or (h, w, C); the taps and weights are computed once
+    for all channels.  ``valid`` may give the inside-frame test of the
+    positions (True: all inside); it is computed when None.
     """
     if interpolation not in TAPS:
         raise ValueError(f"unknown interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}")
     src = np.asarray(frame)
     if src.ndim not in (2, 3) or src.size == 0:
         raise FrameError(f"remap needs a non-empty (h, w) or (h, w, C) frame, got shape {src.shape}")
-    if map_xy.ndim != 3 or map_xy.shape[2] != 2:
-        raise FrameError(f"map_xy must be (H, W, 2), got shape {map_xy.shape}")
+    mx = np.asarray(map_x)
+    my = np.asarray(map_y)
+    if mx.shape != my.shape:
+        raise FrameError(f"map_x and map_y differ in shape: {mx.shape} vs {my.shape}")
     src = src.astype(np.float32, copy=False)
     h, w = src.shape[:2]
-    shape = map_xy.shape[:2] + src.shape[2:]
+    shape = mx.shape + src.shape[2:]
     if out is None:
         out = np.empty(shape, dtype=np.float32)
     elif out.shape != shape or out.dtype != np.float32:
         raise FrameError(f"out must be float32 of shape {shape}, got {out.dtype} {out.shape}")
-    mx, my = map_xy[..., 0], map_xy[..., 1]
     if valid is None:
         valid = inside_frame(mx, my, w, h)
     elif valid is True:
@@ -252,7 +253,7 @@ def remap_xy(frame: np.ndarray, map_xy: np.ndarray, interpolation: str = "bicubi
 RESAMPLER = Resampler(
     name="numpy",
     remap=remap,
-    remap_xy=remap_xy,
+    remap_multi=remap_multi,
     priority=50,
     description="pure numpy: nearest, bilinear, bicubic (Keys a=-0.75, as OpenCV INTER_CUBIC), "
                 "lanczos3 (6-tap windowed sinc, normalised)",

@@ -130,42 +130,43 @@ def remap(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation
     return out
 
 
-def remap_xy(frame: np.ndarray, map_xy: np.ndarray, interpolation: str = "bicubic", fill: float = 0.0,
-             out: np.ndarray | None = None, valid=None) -> np.ndarray:
-    """Sample a frame of one or more channels at the positions of an interleaved ``(H, W, 2)`` float32 map.
+def remap_multi(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interpolation: str = "bicubic",
+                fill: float = 0.0, out: np.ndarray | None = None, valid=None) -> np.ndarray:
+    """Sample a frame of one or more channels at the float32 positions ``(map_x, map_y)`` with ``cv2.remap``.
 
     Parameters
     ----------
     frame : ndarray (h, w) or (h, w, C), float32
-    map_xy : ndarray (H, W, 2) float32
-        Source (column, row) of every output pixel; rows may be strided
-        (a column-cropped view), each (x, y) pair must be contiguous.
+    map_x, map_y : ndarray (H, W) float32
+        Source column and row of every output pixel (rows may be strided).
     interpolation : str
     fill : float
     out : ndarray (H, W) or (H, W, C) float32, optional
     valid : ndarray (H, W) bool, True or None
         Which positions lie inside the frame (:func:`~mountkit.geometry.inside_frame`),
-        True when the caller knows they all do; computed when None.
+        True when the caller knows they all do (nothing is filled); computed when None.
     """
     cv2 = _cv2()
     src = np.asarray(frame)
     if src.ndim not in (2, 3) or src.size == 0:
         raise FrameError(f"remap needs a non-empty (h, w) or (h, w, C) frame, got shape {src.shape}")
-    if map_xy.ndim != 3 or map_xy.shape[2] != 2:
-        raise FrameError(f"map_xy must be (H, W, 2), got shape {map_xy.shape}")
+    mx = np.asarray(map_x)
+    my = np.asarray(map_y)
+    if mx.shape != my.shape or mx.ndim != 2:
+        raise FrameError(f"map_x and map_y must be 2-D of one shape, got {mx.shape} and {my.shape}")
     h, w = src.shape[:2]
-    shape = map_xy.shape[:2] + src.shape[2:]
+    shape = mx.shape + src.shape[2:]
     if cv2 is None or interpolation == "lanczos3" or max(h, w) > MAX_SIDE or (src.ndim == 3 and src.shape[2] > 4):
-        return numpy_backend.remap_xy(src, map_xy, interpolation, fill, out, valid)
+        return numpy_backend.remap_multi(src, mx, my, interpolation, fill, out, valid)
     out = _check(src, shape, out, interpolation)
-    m = map_xy if (map_xy.dtype == np.float32 and map_xy.strides[2] == 4 and map_xy.strides[1] == 8) \
-        else np.ascontiguousarray(map_xy, dtype=np.float32)
+    x32 = mx if mx.dtype == np.float32 else mx.astype(np.float32)
+    y32 = my if my.dtype == np.float32 else my.astype(np.float32)
     src32 = src if src.dtype == np.float32 else src.astype(np.float32)
-    res = cv2.remap(src32, m, None, _flags(cv2)[interpolation], dst=out if out.flags.c_contiguous else None,
+    res = cv2.remap(src32, x32, y32, _flags(cv2)[interpolation], dst=out if out.flags.c_contiguous else None,
                     borderMode=cv2.BORDER_REPLICATE)
     if res is not out:
         out[...] = res.reshape(shape)
-    _fill(out, valid, m[..., 0], m[..., 1], w, h, fill)
+    _fill(out, valid, mx, my, w, h, fill)
     return out
 
 
@@ -176,7 +177,7 @@ RESAMPLER = Resampler(
     available=available,
     description="OpenCV remap (exact positions from OpenCV 5): nearest, bilinear, bicubic (Keys a=-0.75); "
                 "lanczos3 through the numpy backend",
-    remap_xy=remap_xy,
+    remap_multi=remap_multi,
 )
 
 
