@@ -60,15 +60,23 @@ def checkerboard(width: int, height: int, *, squares_high: int = 24, low: float 
     return out
 
 
-def demo_chart(width: int, height: int, *, squares_high: int = 24) -> np.ndarray:
+def demo_chart(width: int, height: int, *, squares_high: int = 24, white: int | None = None) -> np.ndarray:
     """The demo chart: a checkerboard under slightly warm light.
 
-    Returns float32 (height, width, 3) in [0, 1], linear light.  The tints make
-    lateral chromatic aberration visible as coloured fringes on the square edges.
+    Returns (height, width, 3) linear light: float32 in [0, 1], or, with
+    ``white``, uint16 values rounded to ``white`` times those (10-bit data:
+    ``white=1023``).  The channels differ, so lateral chromatic aberration
+    shows as coloured fringes on the edges.
     """
     grey = checkerboard(width, height, squares_high=squares_high)
-    rgb = np.empty((height, width, 3), dtype=np.float32)
-    tint = np.array([[1.0, 0.92, 0.85]], dtype=np.float32)  # warm light, so channels differ
+    tint = (1.0, 0.92, 0.85)  # warm light
+    rgb = np.empty((height, width, 3), dtype=np.float32 if white is None else np.uint16)
+    plane = np.empty((height, width), dtype=np.float32)
     for c in range(3):
-        np.multiply(grey, tint[0, c], out=rgb[..., c])
+        if white is None:
+            np.multiply(grey, tint[c], out=rgb[..., c])
+        else:
+            np.multiply(grey, np.float32(tint[c] * white), out=plane)
+            np.rint(plane, out=plane)
+            rgb[..., c] = plane
     return rgb

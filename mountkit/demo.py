@@ -99,9 +99,7 @@ def run_demo(outdir: str | Path, *, kit=None, lens: str = DEFAULT_LENS, camera: 
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    chart = demo_chart(width, height)
-    truth = np.rint(chart * white).astype(np.uint16)
-    del chart
+    truth = demo_chart(width, height, white=white)
     seconds["render chart"] = time.perf_counter() - t
 
     options = dict(camera=body, size=(width, height), aperture=aperture, distance=distance,

@@ -39,3 +39,10 @@ def test_demo_chart_shape_and_range():
 def test_bad_size():
     with pytest.raises(ValueError):
         checkerboard(0, 10)
+
+
+def test_demo_chart_in_integers_is_the_rounded_float_chart():
+    f = demo_chart(97, 61)
+    u = demo_chart(97, 61, white=1023)
+    assert u.dtype == np.uint16
+    assert np.abs(u.astype(np.float64) - f.astype(np.float64) * 1023).max() <= 0.5 + 1e-3
