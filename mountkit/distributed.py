@@ -434,7 +434,7 @@ def run_on_client(work: Sequence[tuple[Job, FileSettings | None, str | None]], c
     ordered = iter(order_by_settings(runnable))
     batch_id = uuid.uuid4().hex[:12]
     jobs: dict[str, tuple[Job, Path, Path]] = {}
-    pending = distributed.as_completed(loop=client.loop, with_results=True)
+    pending = distributed.as_completed(loop=client.loop, with_results=True, raise_errors=False)
     counter = 0
 
     def window() -> int:

@@ -236,6 +236,33 @@ def test_unreachable_scheduler_is_named():
             pass
 
 
+def test_tasks_that_kill_their_worker_or_raise_are_reported_and_the_rest_complete(tmp_path, kit, client):
+    import concurrent.futures as cf
+
+    files = write_frames(tmp_path / "in", 4)
+    poison, raises = files[1].name, files[2].name
+
+    def job(src, dest, settings):  # one frame takes its worker down (think: out of memory), one raises
+        if src.name == poison:
+            os._exit(1)
+        if src.name == raises:
+            raise RuntimeError("decoder crashed on purpose")
+        return correct_file(src, dest, settings)
+
+    report = run_on_client(resolved(plan(files, tmp_path / "dask", kit=kit), kit), client, job_fn=job)
+    assert report.exit_code == 1
+    failed = {r.input.name: r.message for r in report.failed}
+    assert set(failed) == {poison, raises}
+    assert failed[poison].startswith(f"{files[1]}: the worker process died (")
+    assert failed[poison].endswith("; out of memory?")
+    with cf.ThreadPoolExecutor(1) as ex:  # the local batch's words for a job that raises
+        local = run([w for w in resolved(plan(files, tmp_path / "local", kit=kit), kit) if w[0].input.name == raises],
+                    executor=ex, job_fn=job)
+    assert failed[raises] == local.failed[0].message == f"{files[2]}: RuntimeError: decoder crashed on purpose"
+    assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == sorted(f.name for f in files[::3])
+    client.wait_for_workers(2, timeout=120)
+
+
 def test_killed_worker_loses_and_duplicates_nothing(tmp_path, kit, client):
     files = write_frames(tmp_path / "in", 40)
     local = run(resolved(plan(files, tmp_path / "local", kit=kit), kit), workers=1)
