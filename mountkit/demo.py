@@ -41,9 +41,15 @@ class DemoResult:
     png: Path
 
 
-def _psnr(a: np.ndarray, b: np.ndarray, peak: float, mask: np.ndarray) -> float:
-    diff = (a.astype(np.float64) - b.astype(np.float64))[mask]
-    mse = float(np.mean(diff * diff)) if diff.size else 0.0
+def _psnr(a: np.ndarray, b: np.ndarray, peak: float, mask: np.ndarray, rows: int = 256) -> float:
+    """PSNR of ``a`` against ``b`` over the pixels where ``mask`` is True, in blocks of rows."""
+    total, count = 0.0, 0
+    for top in range(0, a.shape[0], rows):
+        m = mask[top:top + rows]
+        diff = a[top:top + rows][m].astype(np.float64) - b[top:top + rows][m]
+        total += float(np.vdot(diff, diff))
+        count += diff.size
+    mse = total / count if count else 0.0
     return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
 
 
@@ -53,8 +59,11 @@ def _thumbnail(frame: np.ndarray, white: float, factor: int) -> np.ndarray:
 
     h, w = frame.shape[:2]
     h2, w2 = h // factor, w // factor
-    small = frame[: h2 * factor, : w2 * factor].reshape(h2, factor, w2, factor, -1).mean(axis=(1, 3),
-                                                                                       dtype=np.float64)
+    small = np.empty((h2, w2, frame.reshape(h, w, -1).shape[2]), dtype=np.float64)
+    for i in range(0, h2, 64):  # a band of output rows at a time
+        band = frame[i * factor: min(i + 64, h2) * factor, : w2 * factor].reshape(-1, factor, w2, factor,
+                                                                                  small.shape[2])
+        small[i:i + 64] = band.mean(axis=(1, 3), dtype=np.float64)
     small = np.clip(small / white, 0.0, 1.0)
     return np.rint(linear_to_srgb(small.astype(np.float32)) * 255.0).astype(np.uint8)
 
@@ -125,11 +134,19 @@ def run_demo(outdir: str | Path, *, kit=None, lens: str = DEFAULT_LENS, camera: 
     psnr = _psnr(corrected, truth, white, inner)
 
     t = time.perf_counter()
-    scale16 = 65535.0 / white
+    # 10-bit values to the full 16-bit range, a block of rows at a time (no full-frame float copy)
+    full = np.empty_like(corrected)
+    scale16 = np.float32(65535.0 / white)
+    for top in range(0, height, 512):
+        block = corrected[top:top + 512].astype(np.float32)
+        block *= scale16
+        np.rint(block, out=block)
+        full[top:top + 512] = block
     with atomic_output(tiff_path, overwrite=overwrite) as tmp:
-        tifffile.imwrite(tmp, np.rint(corrected * scale16).astype(np.uint16), photometric="rgb",
-                         compression="zlib", metadata=None,
+        tifffile.imwrite(tmp, full, photometric="rgb", compression="zlib", compressionargs={"level": 1},
+                         rowsperstrip=256, maxworkers=2, metadata=None,
                          description=f"mountkit demo: {lens_obj.name} on {body.name}, corrected")
+    del full
     factor = max(1, width // 1024)
     side = np.concatenate([_thumbnail(captured, white, factor), _thumbnail(corrected, white, factor)], axis=1)
     with atomic_output(png_path, overwrite=overwrite) as tmp:
