@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -105,11 +106,9 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
         warnings.simplefilter("ignore")
         kit = root.kit() if callable(getattr(root, "kit", None)) else Kit()
     if outdir.exists() and not outdir.is_dir():
-        err.print(f"[red]error:[/] {outdir} exists and is not a folder")
+        err.print(f"[red]error:[/] {escape(str(outdir))} exists and is not a folder")
         sys.exit(EXIT_USAGE)
     if scheduler is not None:  # a Dask cluster runs the batch (mountkit.distributed)
-        from rich.markup import escape
-
         from ..distributed import runner_for
 
         try:
@@ -120,7 +119,7 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
     try:
         jobs = plan(inputs, outdir, recursive=recursive, output_format=output_format, suffix=suffix, kit=kit)
     except PlanError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(EXIT_USAGE)
     if not jobs:
         err.print("[yellow]nothing to correct[/]: no readable image or raw files in the inputs")
@@ -150,7 +149,6 @@ def correct(inputs, outdir, recursive, lens, camera, crop_factor, focal, apertur
     try:
         report = _run_with_progress(err, work, workers, run)
     except MountkitError as exc:  # --scheduler: the cluster cannot be reached or cannot see the files
-        from rich.markup import escape
 
         err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(EXIT_USAGE)
@@ -169,14 +167,14 @@ def _run_with_progress(err, work, workers, run):
 
         def on_result(r):
             mark = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[yellow]skipped[/]"}[r.status]
-            line = f"{mark} {r.input}"
+            line = f"{mark} {escape(str(r.input))}"
             if r.status == "ok":
-                line += f" -> {r.output} ({r.seconds:.1f} s)"
+                line += f" -> {escape(str(r.output))} ({r.seconds:.1f} s)"
             else:
-                line += f": {_strip_path(r.message, r.input)}"
+                line += f": {escape(_strip_path(r.message, r.input))}"
             progress.console.print(line, highlight=False, markup=True, soft_wrap=True)
             for note in r.notes:
-                progress.console.print(f"  [yellow]note:[/] {note}", highlight=False)
+                progress.console.print(f"  [yellow]note:[/] {escape(str(note))}", highlight=False)
             progress.update(task, advance=1, last=r.input.name)
 
         return run(work, workers=workers, on_result=on_result)
@@ -188,7 +186,6 @@ def _strip_path(message: str, path: Path) -> str:
 
 
 def _print_plan(out, work, kit):
-    from rich.markup import escape
 
     from ..batch import frame_size
 
@@ -237,7 +234,6 @@ def _print_plan(out, work, kit):
 
 
 def _print_summary(out, report, outdir):
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"mountkit correct -> {outdir}", show_lines=False)
