@@ -338,7 +338,8 @@ class CoarseField:
 
         Interpolated bilinearly from the nodes; pixels supported by a poisoned
         node are evaluated exactly (NaN where the function itself is NaN).
-        ``alloc(shape, dtype)`` may give the buffer to write into.
+        ``alloc(shape, dtype)`` may give the buffer to write into.  The result
+        is the caller's to change.
         """
         g = self.grid
         i, t = g.index(np.arange(a, b, dtype=np.float64))
@@ -515,9 +516,14 @@ class DenseField:
 
     def rows(self, a: int, b: int, *, offset: np.ndarray | None = None, use_cv2: bool | None = None,
              alloc: Callable | None = None) -> np.ndarray:
+        """Rows [a, b), (C, b - a, width) float32, minus ``offset``: a copy the caller may change."""
+        v = self.values[:, a:b]
+        out = alloc(v.shape, np.float32) if alloc is not None else np.empty(v.shape, np.float32)
         if offset is None:
-            return self.values[:, a:b]
-        return self.values[:, a:b] - np.asarray(offset, dtype=np.float32)[:, None, None]
+            np.copyto(out, v)
+        else:
+            np.subtract(v, np.asarray(offset, dtype=np.float32)[:, None, None], out=out)
+        return out
 
 
 def dense_field(exact: ExactFn, width: int, height: int, components: int, *, block: int = EVAL_BLOCK,

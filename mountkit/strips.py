@@ -210,21 +210,31 @@ class Scratch:
     ``scratch(name, shape, dtype)`` is a view of the buffer ``name``, grown when needed.
     """
 
-    def __init__(self):
+    def __init__(self, sizes: dict[str, int] | None = None):
         self._bufs: dict[str, np.ndarray] = {}
+        self._sizes = dict(sizes or {})
 
     def __call__(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         n = int(np.prod(shape))
         dt = np.dtype(dtype)
         buf = self._bufs.get(name)
         if buf is None or buf.size < n or buf.dtype != dt:
-            buf = np.empty(max(n, 1), dtype=dt)
+            del buf
+            self._bufs.pop(name, None)
+            # at the largest size the plan needs (``sizes``), else with headroom: the bands' heights vary
+            buf = np.empty(max(n + n // 4, self._sizes.get(name, 0), 1), dtype=dt)
             self._bufs[name] = buf
         return buf[:n].reshape(shape)
 
     def alloc(self, name: str) -> Callable:
         """``alloc(shape, dtype)`` on the buffer ``name``."""
         return lambda shape, dtype: self(name, shape, dtype)
+
+
+def fm_step_max() -> int:
+    from .maps import STEP_MAX
+
+    return STEP_MAX
 
 
 def _cv2():
@@ -274,11 +284,19 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         np.uint8, np.uint16, np.int16, np.float32)
 
     local = threading.local()
+    rows_max = max(b - a for a, b in plan.strips)
+    known = plan.bands[:, 0] >= 0
+    band_max = int(np.max(plan.bands[known, 1] - plan.bands[known, 0])) if known.any() else h
+    padded = w + 2 * fm_step_max() + 8
+    sizes = {"map": 2 * rows_max * padded, "gain": band_max * padded, "ogain": rows_max * padded,
+             "src": band_max * w, "src3": band_max * w * nc, "res": rows_max * w, "res3": rows_max * w * nc,
+             "u0": rows_max * w, **{f"in{k}": band_max * w for k in range(nc)},
+             **{f"res{k}": rows_max * w for k in range(nc)}, **{f"u{k}": rows_max * w for k in range(nc)}}
 
     def scratch() -> Scratch:
         sc = getattr(local, "scratch", None)
         if sc is None:
-            sc = local.scratch = Scratch()
+            sc = local.scratch = Scratch(sizes)
         return sc
 
     def rounded(res: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -370,13 +388,26 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             ys = ys[np.isfinite(ys)]
             r0, r1 = source_band(float(ys.min()), float(ys.max()), h, interpolation) if ys.size else (0, 1)
             for m in exact_maps.values():
-                m[1] -= r0
+                m[1] -= np.float32(r0)
 
         def map_for(c: int) -> np.ndarray:
+            """The strip's map of channel c, rows relative to the band's first row r0.
+
+            The float32 rows are shifted by the integer r0 after interpolation: exact in float32, so the
+            positions, and the result, do not depend on how the frame is cut into strips.
+            """
             key = c if c in plan.maps else 1
             if key in exact_maps:
                 return exact_maps[key]
-            return plan.map_of(key).rows(a, b, offset=(0.0, float(r0)), alloc=sc.alloc("map"))
+            if last and last[0] == key:  # the channels share this map (no TCA)
+                return last[1]
+            m = plan.map_of(key).rows(a, b, alloc=sc.alloc("map"))
+            if r0:
+                m[1] -= np.float32(r0)
+            last[:] = [key, m]
+            return m
+
+        last: list = []
 
         fwd = plan.gains is not None and not plan.reverse
         rev = plan.gains is not None and plan.reverse
