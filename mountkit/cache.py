@@ -75,6 +75,7 @@ class MapCache:
     def __init__(self, max_bytes: int = DEFAULT_MAX_MB << 20):
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
         self._bytes = 0
         self._hits = 0
         self._misses = 0
@@ -96,8 +97,8 @@ class MapCache:
 
     def _evict(self) -> None:
         while self._entries and self._bytes > self._max:
-            _, old = self._entries.popitem(last=False)
-            self._bytes -= int(old.nbytes)
+            key, _ = self._entries.popitem(last=False)
+            self._bytes -= self._sizes.pop(key)
 
     def get(self, key: Hashable) -> Any | None:
         """The entry for ``key`` (now the most recently used), or None."""
@@ -120,9 +121,21 @@ class MapCache:
             if size > self._max:
                 return value
             self._entries[key] = value
+            self._sizes[key] = size
             self._bytes += size
             self._evict()
             return value
+
+    def refresh(self, key: Hashable) -> None:
+        """Count again the bytes of the entry ``key`` (it grew or shrank), evicting as needed."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is None:
+                return
+            self._bytes += int(value.nbytes) - self._sizes.get(key, 0)
+            self._sizes[key] = int(value.nbytes)
+            self._entries.move_to_end(key)
+            self._evict()
 
     def get_or_build(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """The entry for ``key``, built with ``build()`` and stored when missing."""
@@ -135,6 +148,7 @@ class MapCache:
         """Drop every entry (the counters are kept)."""
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
             self._bytes = 0
 
     def info(self) -> CacheInfo:

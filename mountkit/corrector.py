@@ -21,6 +21,7 @@ resampling through the exact inverse map, then multiplying by the falloff.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable
@@ -58,6 +59,55 @@ GAIN_TOLERANCE = 1e-6
 #: is evaluated at every pixel and stored instead, when the frame has at most DENSE_MAX_PIXELS pixels.
 DENSE_SHARE = 0.25
 DENSE_MAX_PIXELS = 1 << 22
+#: Maps and gains are also kept at full resolution (warm frames skip their interpolation: about a quarter
+#: faster) when that takes at most this many bytes and half the map cache: video and small stills, not
+#: 50-megapixel frames, whose strips interpolate them from the grid.
+DENSE_MAPS_MAX_BYTES = 256 << 20
+
+
+# -- the exact per-pixel functions (module level: the plan's fields hold them, not the corrector) -------------
+
+
+def pixel_map(x, y, *, g: geo.FrameGeometry, channel: int, reverse: bool, tol: float, scale: float,
+              distortion: geo.ModelTerms | None, tca: geo.ModelTerms | None) -> tuple[np.ndarray, np.ndarray]:
+    """Where channel ``channel`` of output pixels (x, y) is sampled: (columns, rows) float64."""
+    xn, yn = geo.pixel_to_normalized(g, x, y)
+    xn, yn = np.broadcast_arrays(xn, yn)
+    mx, my = geo.channel_map(xn, yn, channel, reverse=reverse, tol=tol, scale=scale, distortion=distortion, tca=tca)
+    return geo.normalized_to_pixel(g, mx, my)
+
+
+def pixel_shading(x, y, *, g: geo.FrameGeometry, terms: geo.ModelTerms | None, channel: int,
+                  reverse: bool) -> np.ndarray:
+    """The colour-shading factor of one channel at pixels (x, y): 1/s_c (s_c with ``reverse``), 0 where s_c <= 0."""
+    xn, yn = geo.pixel_to_normalized(g, x, y)
+    if terms is None:
+        return np.ones(np.broadcast(xn, yn).shape)
+    s = np.asarray(terms.model.shading(xn / g.calibration_diagonal, yn / g.calibration_diagonal, terms.params),
+                   dtype=np.float64)[channel]
+    s = np.broadcast_to(s, np.broadcast(xn, yn).shape)
+    pos = s > 0
+    return np.where(pos, s if reverse else 1.0 / np.where(pos, s, 1.0), 0.0)
+
+
+def pixel_gain(x, y, *, g: geo.FrameGeometry, vignetting: geo.ModelTerms | None, strength: float, reverse: bool,
+               shading: geo.ModelTerms | None, channel: int) -> np.ndarray:
+    """Vignetting gain times colour-shading factor of one channel at pixels (x, y), float64."""
+    xn, yn = geo.pixel_to_normalized(g, x, y)
+    gain = geo.vignetting_gain(g, xn, yn, vignetting, strength=strength, reverse=reverse)
+    if shading is not None:
+        gain = gain * pixel_shading(x, y, g=g, terms=shading, channel=channel, reverse=reverse)
+    return gain
+
+
+def _stacked_map(x, y, **kw):
+    mx, my = pixel_map(x, y, **kw)
+    mx, my = np.broadcast_arrays(mx, my)
+    return np.stack([mx, my], axis=-1)
+
+
+def _column_gain(x, y, **kw):
+    return np.asarray(pixel_gain(x, y, **kw), dtype=np.float64)[..., None]
 
 
 def _positive(value, what: str) -> float:
@@ -440,11 +490,8 @@ class Corrector:
 
     def channel_points(self, x, y, channel: int) -> tuple[np.ndarray, np.ndarray]:
         """One channel (0 R, 1 G, 2 B) of :meth:`source_points`, as (columns, rows) float64."""
-        g = self.geometry
-        xn, yn = geo.pixel_to_normalized(g, x, y)
-        xn, yn = np.broadcast_arrays(xn, yn)
-        mx, my = geo.channel_map(xn, yn, channel, reverse=self.reverse, tol=self._tolerance(), **self._map_kwargs())
-        return geo.normalized_to_pixel(g, mx, my)
+        return pixel_map(x, y, g=self.geometry, channel=channel, reverse=self.reverse, tol=self._tolerance(),
+                         **self._map_kwargs())
 
     def _row_blocks(self, rows: slice | None) -> tuple[int, int, list[tuple[int, int]]]:
         r0, r1, step = (rows or slice(None)).indices(self.height)
@@ -514,16 +561,8 @@ class Corrector:
 
     def shading_points(self, x, y, channel: int) -> np.ndarray:
         """The colour-shading factor of one channel at pixel positions ``(x, y)`` (float64; 1 without it)."""
-        terms = self._models.get("colour_shading")
-        g = self.geometry
-        xn, yn = geo.pixel_to_normalized(g, x, y)
-        if terms is None:
-            return np.ones(np.broadcast(xn, yn).shape)
-        s = np.asarray(terms.model.shading(xn / g.calibration_diagonal, yn / g.calibration_diagonal, terms.params),
-                       dtype=np.float64)[channel]
-        s = np.broadcast_to(s, np.broadcast(xn, yn).shape)
-        pos = s > 0
-        return np.where(pos, s if self.reverse else 1.0 / np.where(pos, s, 1.0), 0.0)
+        return pixel_shading(x, y, g=self.geometry, terms=self._models.get("colour_shading"), channel=channel,
+                             reverse=self.reverse)
 
     # -- the plan: maps and gains, computed once per settings ---------------------
 
@@ -539,25 +578,15 @@ class Corrector:
                 self.interpolation, "grid" if self.fast_maps else "exact", MAP_TOLERANCE_PX, GAIN_TOLERANCE)
 
     def _map_function(self, channel: int):
-        def exact(x, y):
-            mx, my = self.channel_points(x, y, channel)
-            mx, my = np.broadcast_arrays(mx, my)
-            return np.stack([mx, my], axis=-1)
-
-        return exact
+        """``exact(x, y) -> (..., 2)``: :meth:`channel_points` stacked, holding no reference to the corrector."""
+        return functools.partial(_stacked_map, g=self.geometry, channel=channel, reverse=self.reverse,
+                                 tol=self._tolerance(), **self._map_kwargs())
 
     def _gain_function(self, channel: int):
-        vignetting = "vignetting" in self._models
-        shading = "colour_shading" in self._models
-
-        def exact(x, y):
-            g = self.gain_points(x, y) if vignetting else None
-            if shading:
-                s = self.shading_points(x, y, channel)
-                g = s if g is None else g * s
-            return np.asarray(g, dtype=np.float64)[..., None]
-
-        return exact
+        """``exact(x, y) -> (..., 1)``: vignetting gain times colour-shading factor of ``channel``."""
+        return functools.partial(_column_gain, g=self.geometry, vignetting=self._models.get("vignetting"),
+                                 strength=self.vignetting_strength, reverse=self.reverse,
+                                 shading=self._models.get("colour_shading"), channel=channel)
 
     def _build_plan(self) -> strips.Plan:
         w, h = self.size
@@ -587,8 +616,11 @@ class Corrector:
             keys = (0, 1, 2) if "colour_shading" in self._models else (strips.ALL,)
             gains = {k: build(self._gain_function(1 if k == strips.ALL else k), 1, rel=GAIN_TOLERANCE)
                      for k in keys}
-        return strips.Plan(w, h, "grid" if self.fast_maps else "exact", maps, gains, self.reverse,
+        plan = strips.Plan(w, h, "grid" if self.fast_maps else "exact", maps, gains, self.reverse,
                            self.interpolation)
+        budget = DENSE_MAPS_MAX_BYTES if self.cache is None else min(DENSE_MAPS_MAX_BYTES, self.cache.max_bytes // 2)
+        plan.keep = plan.dense_bytes() <= budget
+        return plan
 
     def plan(self) -> strips.Plan:
         """The maps and gains of this corrector (from the cache, or computed and cached on first use)."""
@@ -678,8 +710,11 @@ class Corrector:
         if not np.shares_memory(result, out):  # a non-contiguous out: work in a buffer
             result = np.empty(planes.shape, dtype=out.dtype)
         limits = self._limits(frame.dtype, white_level) if integer else None
-        strips.apply_plan(planes, result, self.plan(), resampler=self.resampler, interpolation=self.interpolation,
-                          fill=fill, limits=limits, valid=valid, threads=self.threads)
+        grew = strips.apply_plan(planes, result, self.plan(), resampler=self.resampler,
+                                 interpolation=self.interpolation, fill=fill, limits=limits, valid=valid,
+                                 threads=self.threads)
+        if grew and self.cache is not None:
+            self.cache.refresh(self.cache_key())
         if not np.shares_memory(result, out):
             out[...] = result.reshape(out.shape)
         return (out, valid) if mask else out

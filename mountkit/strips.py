@@ -126,6 +126,12 @@ class Plan:
     strips: list[tuple[int, int]] = field(default_factory=list)
     bands: np.ndarray = field(default=None)
     safe: np.ndarray = field(default=None)
+    keep: bool = False
+    strip_maps: list[dict[int, np.ndarray]] | None = field(default=None, repr=False)
+    dense_gains: dict[int, np.ndarray] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _uses: int = 0
+    _state: int = 0  # 0: maps interpolated per frame, 1: being kept by a frame, 2: kept
 
     def __post_init__(self):
         if not self.strips:
@@ -138,7 +144,57 @@ class Plan:
         n = self.bands.nbytes + self.safe.nbytes
         for group in (self.maps or {}, self.gains or {}):
             n += sum(f.nbytes for f in group.values())
+        for maps in self.strip_maps or ():
+            n += sum(m.nbytes for m in maps.values())
+        n += sum(g.nbytes for g in (self.dense_gains or {}).values())
         return int(n)
+
+    def dense_bytes(self) -> int:
+        """What keeping the maps (:meth:`begin_fill`) adds: float32 maps and gains at every pixel."""
+        px = self.width * self.height
+        return px * (8 * len(self.maps or {}) + 4 * len(self.gains or {}))
+
+    def begin_fill(self) -> dict | None:
+        """Called by each :func:`apply_plan`: from the second frame on, a plan that wants its maps kept
+        (``keep``) collects them while that frame is corrected (one frame at a time does).
+
+        Keeping every strip's maps (rows relative to its band, as the backends take them) and the gains at
+        full resolution spares warm frames their interpolation: faster frames for more memory
+        (:meth:`dense_bytes`; the corrector decides, see ``DENSE_MAPS_MAX_BYTES``).  A one-off frame never
+        pays that memory.  Results are unchanged.
+        """
+        with self._lock:
+            self._uses += 1
+            if not self.keep or self._state != 0 or self._uses < 2:
+                return None
+            self._state = 1
+        n = len(self.strips)
+        return {"maps": [None] * n, "bands": self.bands.copy(),
+                "gains": {k: np.empty((self.height, self.width), np.float32) for k in (self.gains or {})}}
+
+    def end_fill(self, fill: dict | None, ok: bool) -> bool:
+        """Keep what :meth:`begin_fill` collected (when the frame went through); True when the plan grew."""
+        if fill is None:
+            return False
+        with self._lock:
+            if not ok:
+                self._state = 0
+                return False
+            for g in fill["gains"].values():
+                g.flags.writeable = False
+            self.dense_gains = fill["gains"] or None
+            self.bands = fill["bands"]
+            if self.maps is not None:
+                self.strip_maps = fill["maps"]
+            self._state = 2
+            return True
+
+    def gain_rows(self, channel: int, a: int, b: int, alloc: Callable | None = None) -> np.ndarray:
+        """The gain of a channel on rows [a, b), (b - a, width) float32 (read only)."""
+        key = ALL if ALL in self.gains else channel
+        if self.dense_gains is not None:
+            return self.dense_gains[key][a:b]
+        return self.gains[key].rows(a, b, alloc=alloc)[0]
 
     @property
     def shared_map(self) -> bool:
@@ -245,15 +301,16 @@ def _cv2():
     return cv2
 
 
-#: Integer dtypes OpenCV converts to with rounding (half to even, as np.rint) and saturation.
-_CV_DEPTHS = {np.dtype(np.uint8): "CV_8U", np.dtype(np.int8): "CV_8S", np.dtype(np.uint16): "CV_16U",
-              np.dtype(np.int16): "CV_16S"}
+#: Output dtypes that cv2.merge writes.
+_CV_MERGE = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32, np.float64))
 
 
 def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Resampler, interpolation: str,
                fill: float, limits: tuple[float, float] | None, valid: np.ndarray | None,
-               threads: int = 1) -> None:
+               threads: int = 1) -> bool:
     """Correct ``frame`` (H, W, C) into ``out`` (same shape and dtype) following ``plan``.
+
+    Returns True when the plan grew (it kept this frame's maps, see :meth:`Plan.begin_fill`).
 
     Parameters
     ----------
@@ -276,21 +333,20 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
     multi = getattr(resampler, "remap_multi", None)
     fill32 = np.float32(fill)
     cv2 = _cv2()
-    depth = getattr(cv2, _CV_DEPTHS[out.dtype]) if (cv2 is not None and limits is not None
-                                                   and out.dtype in _CV_DEPTHS) else None
-    merge_out = cv2 is not None and nc == 3 and out.flags.c_contiguous and (depth is not None or (
-        limits is None and out.dtype == np.float32))
+    # OpenCV interleaves the three channels' planes into the output (a strided numpy write costs twice as much)
+    merge_out = cv2 is not None and nc == 3 and out.flags.c_contiguous and out.dtype in _CV_MERGE
     split_in = cv2 is not None and nc == 3 and frame.flags.c_contiguous and frame.dtype in (
         np.uint8, np.uint16, np.int16, np.float32)
 
     local = threading.local()
+    keeping = plan.begin_fill()
     rows_max = max(b - a for a, b in plan.strips)
     known = plan.bands[:, 0] >= 0
     band_max = int(np.max(plan.bands[known, 1] - plan.bands[known, 0])) if known.any() else h
     padded = w + 2 * fm_step_max() + 8
     sizes = {"map": 2 * rows_max * padded, "gain": band_max * padded, "ogain": rows_max * padded,
              "src": band_max * w, "src3": band_max * w * nc, "res": rows_max * w, "res3": rows_max * w * nc,
-             "u0": rows_max * w, **{f"in{k}": band_max * w for k in range(nc)},
+             **{f"in{k}": band_max * w for k in range(nc)},
              **{f"res{k}": rows_max * w for k in range(nc)}, **{f"u{k}": rows_max * w for k in range(nc)}}
 
     def scratch() -> Scratch:
@@ -299,18 +355,9 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             sc = local.scratch = Scratch(sizes)
         return sc
 
-    def rounded(res: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """A float32 plane rounded and clipped to the integer limits, in the output's dtype (OpenCV)."""
-        cv2.min(res, limits[1], dst=res)
-        cv2.max(res, limits[0], dst=res)
-        return cv2.multiply(res, 1.0, dtype=depth, dst=dst)
-
     def finish(res: np.ndarray, a: int, b: int, k: int | None) -> None:
         """Store a (n, w) plane of channel k, or a (n, w, C) strip (k None), rounded and clipped."""
         if limits is not None:
-            if depth is not None and k is not None:
-                out[a:b, :, k] = rounded(res, scratch()("u0", res.shape, out.dtype))
-                return
             np.rint(res, out=res)
             np.clip(res, limits[0], limits[1], out=res)
         if k is None:
@@ -319,22 +366,30 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             out[a:b, :, k] = res
 
     def finish_planes(planes: list[np.ndarray], a: int, b: int) -> None:
-        if merge_out:
-            if depth is not None:
-                planes = [rounded(p, scratch()(f"u{k}", p.shape, out.dtype)) for k, p in enumerate(planes)]
-            cv2.merge(planes, dst=out[a:b])
-        else:
+        if not merge_out:
             for k, p in enumerate(planes):
                 finish(p, a, b, k)
+            return
+        if limits is not None or out.dtype != np.float32:
+            typed = []
+            for k, p in enumerate(planes):
+                if limits is not None:
+                    np.rint(p, out=p)
+                    np.clip(p, limits[0], limits[1], out=p)
+                t = scratch()(f"u{k}", p.shape, out.dtype)
+                np.copyto(t, p, casting="unsafe")
+                typed.append(t)
+            planes = typed
+        cv2.merge(planes, dst=out[a:b])
 
     def to_float(band: np.ndarray, gain: np.ndarray | None, name: str) -> np.ndarray:
         """A float32 copy of a source band, times the gain (broadcast); the band itself when it is float32."""
-        if gain is not None:
-            return np.multiply(band, gain, dtype=np.float32, out=scratch()(name, band.shape, np.float32))
-        if band.dtype == np.float32 and band.flags.c_contiguous:
+        if gain is None and band.dtype == np.float32 and band.flags.c_contiguous:
             return band
         buf = scratch()(name, band.shape, np.float32)
-        np.copyto(buf, band, casting="unsafe")
+        np.copyto(buf, band, casting="unsafe")  # then a float32 product: faster than one mixed-type multiply
+        if gain is not None:
+            np.multiply(buf, gain, out=buf)
         return buf
 
     def resample(src: np.ndarray, mx: np.ndarray, my: np.ndarray, res: np.ndarray) -> None:
@@ -365,13 +420,16 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
     def gains_only(i: int) -> None:
         a, b = plan.strips[i]
         sc = scratch()
+        if keeping is not None:
+            for k, f in plan.gains.items():
+                keeping["gains"][k][a:b] = f.rows(a, b, alloc=sc.alloc("keep"))[0]
         if plan.shared_gain and not mono:
-            g = plan.gain_of(1).rows(a, b, alloc=sc.alloc("gain"))[0][..., None]
+            g = plan.gain_rows(1, a, b, sc.alloc("gain"))[..., None]
             finish(np.multiply(frame[a:b], g, dtype=np.float32, out=sc("res3", (b - a, w, nc), np.float32)),
                    a, b, None)
             return
         for k, c in enumerate(channels):
-            g = plan.gain_of(c).rows(a, b, alloc=sc.alloc("gain"))[0]
+            g = plan.gain_rows(c, a, b, sc.alloc("gain"))
             finish(np.multiply(frame[a:b, :, k], g, dtype=np.float32, out=sc("res", (b - a, w), np.float32)),
                    a, b, k)
 
@@ -380,7 +438,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         r0, r1 = (int(v) for v in plan.bands[i])
         x0, x1 = (int(v) for v in plan.safe[i])
         sc = scratch()
-        exact_maps: dict[int, np.ndarray] = {}
+        exact_maps: dict[int, np.ndarray] = plan.strip_maps[i] if plan.strip_maps is not None else {}
         if r0 < 0:  # exactly evaluated pixels: the band comes from the strip's maps
             for c in {(1 if c not in plan.maps else c) for c in channels}:
                 exact_maps[c] = np.array(plan.map_of(c).rows(a, b))  # a copy: shifted below
@@ -389,6 +447,13 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             r0, r1 = source_band(float(ys.min()), float(ys.max()), h, interpolation) if ys.size else (0, 1)
             for m in exact_maps.values():
                 m[1] -= np.float32(r0)
+                m.flags.writeable = False
+            if keeping is not None:
+                keeping["maps"][i] = dict(exact_maps)
+                keeping["bands"][i] = (r0, r1)
+        if keeping is not None and plan.gains is not None:  # and the gains of the strip's own rows
+            for k, f in plan.gains.items():
+                keeping["gains"][k][a:b] = f.rows(a, b, alloc=sc.alloc("keep"))[0]
 
         def map_for(c: int) -> np.ndarray:
             """The strip's map of channel c, rows relative to the band's first row r0.
@@ -397,13 +462,17 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             positions, and the result, do not depend on how the frame is cut into strips.
             """
             key = c if c in plan.maps else 1
-            if key in exact_maps:
+            if key in exact_maps:  # kept by the plan, or evaluated for this strip
                 return exact_maps[key]
             if last and last[0] == key:  # the channels share this map (no TCA)
                 return last[1]
             m = plan.map_of(key).rows(a, b, alloc=sc.alloc("map"))
             if r0:
                 m[1] -= np.float32(r0)
+            if keeping is not None:  # the plan keeps this frame's maps
+                m = np.array(m)
+                m.flags.writeable = False
+                keeping["maps"][i] = {**(keeping["maps"][i] or {}), key: m}
             last[:] = [key, m]
             return m
 
@@ -414,17 +483,17 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         band = frame[r0:r1]
         if plan.shared_map and not mono and multi is not None and plan.shared_gain:
             m = map_for(1)
-            g = plan.gain_of(1).rows(r0, r1, alloc=sc.alloc("gain"))[0][..., None] if fwd else None
+            g = plan.gain_rows(1, r0, r1, sc.alloc("gain"))[..., None] if fwd else None
             src = to_float(band, g, "src3")
             res = sc("res3", (b - a, w, nc), np.float32)
             resample(src, m[0], m[1], res)
             if rev:
-                res *= plan.gain_of(1).rows(a, b, alloc=sc.alloc("gain"))[0][..., None]
+                res *= plan.gain_rows(1, a, b, sc.alloc("gain"))[..., None]
             edges(m, r0, res, a, b, x0, x1)
             finish(res, a, b, None)
             return
-        band_gain = plan.gain_of(1).rows(r0, r1, alloc=sc.alloc("gain"))[0] if fwd and plan.shared_gain else None
-        out_gain = plan.gain_of(1).rows(a, b, alloc=sc.alloc("ogain"))[0] if rev and plan.shared_gain else None
+        band_gain = plan.gain_rows(1, r0, r1, sc.alloc("gain")) if fwd and plan.shared_gain else None
+        out_gain = plan.gain_rows(1, a, b, sc.alloc("ogain")) if rev and plan.shared_gain else None
         planes_in = None
         if split_in:
             planes_in = cv2.split(band, [sc(f"in{k}", band.shape[:2], band.dtype) for k in range(nc)])
@@ -434,13 +503,13 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             g = None
             if fwd:
                 g = band_gain if band_gain is not None else \
-                    plan.gain_of(c).rows(r0, r1, alloc=sc.alloc("gain"))[0]
+                    plan.gain_rows(c, r0, r1, sc.alloc("gain"))
             src = to_float(planes_in[k] if planes_in is not None else band[:, :, k], g, "src")
             res = sc(f"res{k}", (b - a, w), np.float32)
             resample(src, m[0], m[1], res)
             if rev:
                 res *= out_gain if out_gain is not None else \
-                    plan.gain_of(c).rows(a, b, alloc=sc.alloc("ogain"))[0]
+                    plan.gain_rows(c, a, b, sc.alloc("ogain"))
             edges(m, r0, res, a, b, x0, x1)
             results.append(res)
         if mono:
@@ -449,7 +518,13 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             finish_planes(results, a, b)
 
     work = strip if plan.maps is not None else gains_only
-    thread_map(threads)(work, range(len(plan.strips)))
+    ok = False
+    try:
+        thread_map(threads)(work, range(len(plan.strips)))
+        ok = True
+    finally:
+        grew = plan.end_fill(keeping, ok)
+    return grew
 
 
 def plan_fields(build: Callable[[Callable, int], Field], functions: dict[int, Callable],

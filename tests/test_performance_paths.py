@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 import tracemalloc
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -439,6 +440,38 @@ def test_map_cache_is_shared_keyed_and_bounded(kit):
     assert len(small) == 0 and small.info().bytes == 0
     # an entry larger than the bound is computed, used, and not stored
     assert kit.corrector(lens, **{**options, "cache": small}).plan().nbytes > 0 and len(small) == 0
+
+
+def test_maps_kept_at_full_resolution_from_the_second_frame(kit):
+    """Video-sized frames keep their maps after the first reuse: same output, and the cache counts the bytes."""
+    lens = lensfun_lens("Canon EF 24-70mm f/2.8L II USM")
+    cache = MapCache(max_bytes=256 << 20)
+    frame = np.random.default_rng(6).integers(0, 1024, (1080, 1920, 3)).astype(np.uint16)
+    for reverse in (False, True):
+        cor = kit.corrector(lens, crop_factor=1.53, size=(1920, 1080), focal=35, aperture=2.8, reverse=reverse,
+                            interpolation="bicubic", cache=cache)
+        plan = cor.plan()
+        assert plan.keep and plan.dense_bytes() <= corrector_mod.DENSE_MAPS_MAX_BYTES
+        first = cor.apply(frame, white_level=1023, mask=True)
+        assert plan.strip_maps is None  # a single frame does not pay the memory
+        second = cor.apply(frame, white_level=1023, mask=True)
+        assert plan.strip_maps is not None and plan.dense_gains is not None
+        assert cache.info().bytes >= plan.nbytes > plan.dense_bytes()
+        third = cor.apply(frame, white_level=1023, mask=True)
+        for got in (second, third):
+            assert np.array_equal(got[0], first[0]) and np.array_equal(got[1], first[1])
+        # concurrent frames on one plan, while one of them keeps the maps
+        fresh = kit.corrector(lens, crop_factor=1.53, size=(1920, 1080), focal=35, aperture=2.8, reverse=reverse,
+                              interpolation="bicubic", cache=MapCache(max_bytes=256 << 20))
+        fresh.apply(frame, white_level=1023)
+        with ThreadPoolExecutor(3) as ex:
+            outs = list(ex.map(lambda _, c=fresh: c.apply(frame, white_level=1023), range(4)))
+        assert fresh.plan().strip_maps is not None
+        assert all(np.array_equal(o, first[0]) for o in outs)
+    # a frame whose maps would not fit the budget interpolates them every time
+    big = kit.corrector(lens, crop_factor=1.53, size=(1920, 1080), focal=35, aperture=2.8,
+                        cache=MapCache(max_bytes=64 << 20))
+    assert not big.plan().keep
 
 
 def test_cache_options_and_configuration(kit, monkeypatch):
