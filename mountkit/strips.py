@@ -128,6 +128,7 @@ class Plan:
     safe: np.ndarray = field(default=None)
     keep: bool = False
     strip_maps: list[dict[int, np.ndarray]] | None = field(default=None, repr=False)
+    strip_outside: list[dict[int, tuple[np.ndarray, np.ndarray]]] | None = field(default=None, repr=False)
     dense_gains: dict[int, np.ndarray] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _uses: int = 0
@@ -146,6 +147,8 @@ class Plan:
             n += sum(f.nbytes for f in group.values())
         for maps in self.strip_maps or ():
             n += sum(m.nbytes for m in maps.values())
+        for outside in self.strip_outside or ():
+            n += sum(r.nbytes + c.nbytes for r, c in outside.values())
         n += sum(g.nbytes for g in (self.dense_gains or {}).values())
         return int(n)
 
@@ -169,7 +172,7 @@ class Plan:
                 return None
             self._state = 1
         n = len(self.strips)
-        return {"maps": [None] * n, "bands": self.bands.copy(),
+        return {"maps": [None] * n, "outside": [None] * n, "bands": self.bands.copy(),
                 "gains": {k: np.empty((self.height, self.width), np.float32) for k in (self.gains or {})}}
 
     def end_fill(self, fill: dict | None, ok: bool) -> bool:
@@ -185,6 +188,7 @@ class Plan:
             self.dense_gains = fill["gains"] or None
             self.bands = fill["bands"]
             if self.maps is not None:
+                self.strip_outside = [o or {} for o in fill["outside"]]
                 self.strip_maps = fill["maps"]
             self._state = 2
             return True
@@ -403,19 +407,26 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
                 resampler.remap(np.ascontiguousarray(src[..., k]), mx, my, interpolation, fill, plane)
                 res[..., k] = plane
 
-    def edges(m: np.ndarray, r0: int, res: np.ndarray, a: int, b: int, x0: int, x1: int) -> None:
-        """Fill, and clear ``valid``, where positions outside [x0, x1) fall off the frame."""
-        spans = [(0, w)] if x1 <= x0 else [(0, x0), (x1, w)]
-        for c0, c1 in spans:
-            if c1 <= c0:
-                continue
-            ins = _inside(m[0, :, c0:c1], m[1, :, c0:c1], r0, w, h)
-            if ins.all():
-                continue
-            part = res[:, c0:c1]
-            part[~ins] = fill32
+    def edges(m: np.ndarray, r0: int, res: np.ndarray, i: int, key: int, x0: int, x1: int) -> None:
+        """Fill, and clear ``valid``, where positions outside columns [x0, x1) fall off the frame."""
+        a = plan.strips[i][0]
+        kept = plan.strip_outside[i].get(key) if plan.strip_outside is not None else None
+        if kept is None:
+            rows, cols = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)]
+            spans = [(0, w)] if x1 <= x0 else [(0, x0), (x1, w)]
+            for c0, c1 in spans:
+                if c1 > c0:
+                    ri, ci = np.nonzero(~_inside(m[0, :, c0:c1], m[1, :, c0:c1], r0, w, h))
+                    rows.append(ri)
+                    cols.append(ci + c0)
+            kept = (np.concatenate(rows).astype(np.int32), np.concatenate(cols).astype(np.int32))
+            if keeping is not None:
+                keeping["outside"][i] = {**(keeping["outside"][i] or {}), key: kept}
+        ri, ci = kept
+        if ri.size:
+            res[ri, ci] = fill32
             if valid is not None:
-                valid[a:b, c0:c1] &= ins
+                valid[ri + a, ci] = False
 
     def gains_only(i: int) -> None:
         a, b = plan.strips[i]
@@ -489,7 +500,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             resample(src, m[0], m[1], res)
             if rev:
                 res *= plan.gain_rows(1, a, b, sc.alloc("gain"))[..., None]
-            edges(m, r0, res, a, b, x0, x1)
+            edges(m, r0, res, i, 1, x0, x1)
             finish(res, a, b, None)
             return
         band_gain = plan.gain_rows(1, r0, r1, sc.alloc("gain")) if fwd and plan.shared_gain else None
@@ -510,7 +521,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             if rev:
                 res *= out_gain if out_gain is not None else \
                     plan.gain_rows(c, a, b, sc.alloc("ogain"))
-            edges(m, r0, res, a, b, x0, x1)
+            edges(m, r0, res, i, c if c in plan.maps else 1, x0, x1)
             results.append(res)
         if mono:
             finish(results[0], a, b, 0)
