@@ -4,9 +4,11 @@
 interpolated calibration, automatic scale, resampler) and then answers for
 any frame of its size.  The mathematics lives in :mod:`mountkit.geometry`
 (coordinate systems and maps), :mod:`mountkit.interpolate` (calibration
-interpolation) and the models; this class only wires them together, so a
-later map cache, radial look-up table or tiled pipeline can be added here
-without changing the API.
+interpolation) and the models; this class wires them together with the
+fast paths: maps and gains evaluated exactly on a coarse grid and
+interpolated (:mod:`mountkit.maps`), kept across frames in a map cache
+(:mod:`mountkit.cache`), and frames corrected strip by strip on every core
+(:mod:`mountkit.strips`).
 
 Pipeline, in lensfun's order:
 
