@@ -206,8 +206,9 @@ def profile(workload: str, top: int = 14) -> None:
     for what in ("cold", "warm"):
         cor = kit.corrector(lens, **options, cache=MapCache())
         out = np.empty_like(frame)
-        if what == "warm":
-            cor.apply(frame, white_level=WHITE, out=out)
+        if what == "warm":  # after the frames that collect what the plan keeps
+            for _ in range(3):
+                cor.apply(frame, white_level=WHITE, out=out)
         prof = cProfile.Profile()
         prof.enable()
         cor.apply(frame, white_level=WHITE, out=out)

@@ -203,8 +203,9 @@ def upsample_columns(rows: np.ndarray, width: int, step: int, *, use_cv2: bool |
 
     Parameters
     ----------
-    rows : ndarray (C, n, nx) float32
-        Values at the node columns of ``NodeGrid(width, ., step)``, one plane per component.
+    rows : ndarray (n, C, nx) float32
+        For each of n pixel rows and C components, the values at the node
+        columns of ``NodeGrid(width, ., step)``.
     width, step : int
     use_cv2 : bool, optional
         Use ``cv2.resize`` (default: when OpenCV is importable) or numpy; both
@@ -216,30 +217,30 @@ def upsample_columns(rows: np.ndarray, width: int, step: int, *, use_cv2: bool |
     Returns
     -------
     ndarray (C, n, width) float32
-        Planes whose rows may be strided (a view into a slightly wider array).
+        One plane per component, rows strided (a view into a wider array).
     """
     rows = np.ascontiguousarray(rows, dtype=np.float32)
-    c, n, nx = rows.shape
+    n, c, nx = rows.shape
     if nx != NodeGrid.count(width, step):
         raise ValueError(f"{nx} node columns do not cover {width} pixels at step {step}")
     cv2 = _cv2() if use_cv2 in (None, True) else None
     if use_cv2 and cv2 is None:
         raise RuntimeError("OpenCV is not available")
     if cv2 is not None and step > 1:
-        # one single-channel resize of the stacked planes (OpenCV's single-channel path is the fast one); the
+        # one single-channel resize of all the rows (OpenCV's single-channel path is the fast one); the
         # vertical scale is 1: row r is 1 * row r + 0 * row r+1, exact for finite values (a NaN in row r+1
         # makes row r NaN too, which only sends more pixels to the exact evaluation)
-        dst = alloc((c * n, nx * step), np.float32) if alloc is not None else None
-        up = cv2.resize(rows.reshape(c * n, nx), (nx * step, c * n), dst=dst, interpolation=cv2.INTER_LINEAR)
+        dst = alloc((n * c, nx * step), np.float32) if alloc is not None else None
+        up = cv2.resize(rows.reshape(n * c, nx), (nx * step, n * c), dst=dst, interpolation=cv2.INTER_LINEAR)
         # dst column d is pixel column d - step (node -1 is the first node)
-        return up.reshape(c, n, nx * step)[:, :, step:step + width]
+        return np.moveaxis(up.reshape(n, c, nx * step)[:, :, step:step + width], 1, 0)
     i, t = _column_weights(width, step)
-    left = np.take(rows, i, axis=2, out=alloc((c, n, width), np.float32) if alloc is not None else None)
+    left = np.take(rows, i, axis=2, out=alloc((n, c, width), np.float32) if alloc is not None else None)
     right = rows[:, :, i + 1]
     right -= left
     right *= t
     left += right
-    return left
+    return np.moveaxis(left, 1, 0)
 
 
 # -- fields -----------------------------------------------------------------------------------------
@@ -270,6 +271,7 @@ class CoarseField:
     _nan_rows: np.ndarray = field(init=False, repr=False)
     _lo: np.ndarray = field(init=False, repr=False)
     _hi: np.ndarray = field(init=False, repr=False)
+    _rows: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
         v = self.values
@@ -278,6 +280,17 @@ class CoarseField:
         with np.errstate(invalid="ignore"):
             self._lo = np.where(finite, v, np.inf).min(axis=1)  # (ny, C)
             self._hi = np.where(finite, v, -np.inf).max(axis=1)
+        # the vertical interpolation, done once for every pixel row: (height, C, nx) float32, a fraction
+        # (components * nx / width) of one full-resolution plane
+        g = self.grid
+        out = np.empty((g.height, v.shape[2], v.shape[1]), dtype=np.float32)
+        per = max(1, EVAL_BLOCK // max(1, v.shape[1] * v.shape[2]))
+        for a in range(0, g.height, per):
+            b = min(a + per, g.height)
+            i, t = g.index(np.arange(a, b, dtype=np.float64))
+            lo = v[i]
+            out[a:b] = np.moveaxis(lo + (v[i + 1] - lo) * t[:, None, None], 2, 1)
+        self._rows = out
 
     @property
     def components(self) -> int:
@@ -291,10 +304,13 @@ class CoarseField:
 
     @property
     def nbytes(self) -> int:
-        return int(self.values.nbytes + self._lo.nbytes + self._hi.nbytes + self._nan_rows.nbytes)
+        return int(self.values.nbytes + self._lo.nbytes + self._hi.nbytes + self._nan_rows.nbytes
+                   + self._rows.nbytes)
 
     def needs_exact(self, a: int, b: int) -> bool:
         """True when some pixel of rows [a, b) is evaluated exactly (a poisoned node supports it)."""
+        if not self.poisoned_cells:
+            return False
         i0, i1 = self.grid.node_rows(a, b)
         return bool(self._nan_rows[i0:i1].any())
 
@@ -342,14 +358,10 @@ class CoarseField:
         is the caller's to change.
         """
         g = self.grid
-        i, t = g.index(np.arange(a, b, dtype=np.float64))
-        v = self.values
-        lo = v[i]
-        rows = lo + (v[i + 1] - lo) * t[:, None, None]  # (n, nx, C)
+        rows = self._rows[a:b]  # (n, C, nx) float32
         if offset is not None:
-            rows = rows - np.asarray(offset, dtype=np.float64)
-        out = upsample_columns(np.moveaxis(rows, 2, 0).astype(np.float32), g.width, g.step, use_cv2=use_cv2,
-                               alloc=alloc)
+            rows = rows - np.asarray(offset, dtype=np.float32)[None, :, None]
+        out = upsample_columns(rows, g.width, g.step, use_cv2=use_cv2, alloc=alloc)
         if self.needs_exact(a, b):
             bad = np.isnan(out).any(axis=0)
             ri, ci = np.nonzero(bad)

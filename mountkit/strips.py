@@ -133,6 +133,7 @@ class Plan:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _uses: int = 0
     _state: int = 0  # 0: maps interpolated per frame, 1: being kept by a frame, 2: kept
+    _out_state: int = 0  # the same for the edge pixels that fall off the frame
 
     def __post_init__(self):
         if not self.strips:
@@ -158,40 +159,52 @@ class Plan:
         return px * (8 * len(self.maps or {}) + 4 * len(self.gains or {}))
 
     def begin_fill(self) -> dict | None:
-        """Called by each :func:`apply_plan`: from the second frame on, a plan that wants its maps kept
-        (``keep``) collects them while that frame is corrected (one frame at a time does).
+        """Called by each :func:`apply_plan`: what this frame should collect for the next ones.
 
-        Keeping every strip's maps (rows relative to its band, as the backends take them) and the gains at
-        full resolution spares warm frames their interpolation: faster frames for more memory
-        (:meth:`dense_bytes`; the corrector decides, see ``DENSE_MAPS_MAX_BYTES``).  A one-off frame never
-        pays that memory.  Results are unchanged.
+        The first frame collects which edge pixels fall off the frame (a few kilobytes).  From the second
+        frame on, a plan that wants its maps kept (``keep``) collects every strip's maps (rows relative
+        to its band, as the backends take them) and the gains at full resolution, which spares warm
+        frames their interpolation: faster frames for more memory (:meth:`dense_bytes`; the corrector
+        decides, see ``DENSE_MAPS_MAX_BYTES``), which a one-off frame never pays.  One frame at a time
+        collects; results are unchanged.
         """
         with self._lock:
             self._uses += 1
-            if not self.keep or self._state != 0 or self._uses < 2:
-                return None
-            self._state = 1
+            outside = self.maps is not None and self._out_state == 0
+            dense = self.keep and self._state == 0 and self._uses >= 2
+            if outside:
+                self._out_state = 1
+            if dense:
+                self._state = 1
+        if not (outside or dense):
+            return None
         n = len(self.strips)
-        return {"maps": [None] * n, "outside": [None] * n, "bands": self.bands.copy(),
-                "gains": {k: np.empty((self.height, self.width), np.float32) for k in (self.gains or {})}}
+        return {"dense": dense, "outside": [None] * n if outside else None, "maps": [None] * n,
+                "bands": self.bands.copy(),
+                "gains": {k: np.empty((self.height, self.width), np.float32) for k in (self.gains or {})}
+                if dense else {}}
 
     def end_fill(self, fill: dict | None, ok: bool) -> bool:
         """Keep what :meth:`begin_fill` collected (when the frame went through); True when the plan grew."""
         if fill is None:
             return False
         with self._lock:
-            if not ok:
-                self._state = 0
-                return False
-            for g in fill["gains"].values():
-                g.flags.writeable = False
-            self.dense_gains = fill["gains"] or None
-            self.bands = fill["bands"]
-            if self.maps is not None:
-                self.strip_outside = [o or {} for o in fill["outside"]]
-                self.strip_maps = fill["maps"]
-            self._state = 2
-            return True
+            if fill["outside"] is not None:
+                if ok:
+                    self.strip_outside = [o or {} for o in fill["outside"]]
+                self._out_state = 2 if ok else 0
+            if fill["dense"]:
+                if not ok:
+                    self._state = 0
+                    return fill["outside"] is not None
+                for g in fill["gains"].values():
+                    g.flags.writeable = False
+                self.dense_gains = fill["gains"] or None
+                self.bands = fill["bands"]
+                if self.maps is not None:
+                    self.strip_maps = fill["maps"]
+                self._state = 2
+            return ok
 
     def gain_rows(self, channel: int, a: int, b: int, alloc: Callable | None = None) -> np.ndarray:
         """The gain of a channel on rows [a, b), (b - a, width) float32 (read only)."""
@@ -275,7 +288,7 @@ class Scratch:
         self._sizes = dict(sizes or {})
 
     def __call__(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        n = int(np.prod(shape))
+        n = math.prod(shape)
         dt = np.dtype(dtype)
         buf = self._bufs.get(name)
         if buf is None or buf.size < n or buf.dtype != dt:
@@ -359,11 +372,22 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             sc = local.scratch = Scratch(sizes)
         return sc
 
+    # unsigned data resampled by convex weights (and gains >= 0, a fill >= 0) cannot go below 0: only the
+    # upper limit needs clipping
+    upper_only = (limits is not None and frame.dtype.kind == "u" and interpolation in ("nearest", "bilinear")
+                  and fill >= limits[0])
+
+    def clip(res: np.ndarray) -> None:
+        np.rint(res, out=res)
+        if upper_only:
+            np.minimum(res, limits[1], out=res)
+        else:
+            np.clip(res, limits[0], limits[1], out=res)
+
     def finish(res: np.ndarray, a: int, b: int, k: int | None) -> None:
         """Store a (n, w) plane of channel k, or a (n, w, C) strip (k None), rounded and clipped."""
         if limits is not None:
-            np.rint(res, out=res)
-            np.clip(res, limits[0], limits[1], out=res)
+            clip(res)
         if k is None:
             out[a:b] = res
         else:
@@ -378,8 +402,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             typed = []
             for k, p in enumerate(planes):
                 if limits is not None:
-                    np.rint(p, out=p)
-                    np.clip(p, limits[0], limits[1], out=p)
+                    clip(p)
                 t = scratch()(f"u{k}", p.shape, out.dtype)
                 np.copyto(t, p, casting="unsafe")
                 typed.append(t)
@@ -420,7 +443,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
                     rows.append(ri)
                     cols.append(ci + c0)
             kept = (np.concatenate(rows).astype(np.int32), np.concatenate(cols).astype(np.int32))
-            if keeping is not None:
+            if keeping is not None and keeping["outside"] is not None:
                 keeping["outside"][i] = {**(keeping["outside"][i] or {}), key: kept}
         ri, ci = kept
         if ri.size:
@@ -431,7 +454,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
     def gains_only(i: int) -> None:
         a, b = plan.strips[i]
         sc = scratch()
-        if keeping is not None:
+        if keeping is not None and keeping["dense"]:
             for k, f in plan.gains.items():
                 keeping["gains"][k][a:b] = f.rows(a, b, alloc=sc.alloc("keep"))[0]
         if plan.shared_gain and not mono:
@@ -459,10 +482,10 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             for m in exact_maps.values():
                 m[1] -= np.float32(r0)
                 m.flags.writeable = False
-            if keeping is not None:
+            if keeping is not None and keeping["dense"]:
                 keeping["maps"][i] = dict(exact_maps)
                 keeping["bands"][i] = (r0, r1)
-        if keeping is not None and plan.gains is not None:  # and the gains of the strip's own rows
+        if keeping is not None and keeping["dense"] and plan.gains is not None:  # and the gains of its rows
             for k, f in plan.gains.items():
                 keeping["gains"][k][a:b] = f.rows(a, b, alloc=sc.alloc("keep"))[0]
 
@@ -480,7 +503,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             m = plan.map_of(key).rows(a, b, alloc=sc.alloc("map"))
             if r0:
                 m[1] -= np.float32(r0)
-            if keeping is not None:  # the plan keeps this frame's maps
+            if keeping is not None and keeping["dense"]:  # the plan keeps this frame's maps
                 m = np.array(m)
                 m.flags.writeable = False
                 keeping["maps"][i] = {**(keeping["maps"][i] or {}), key: m}

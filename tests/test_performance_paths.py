@@ -212,13 +212,13 @@ def test_exact_and_grid_layout_helpers():
     assert g.xs()[i[0]] <= 0 < g.xs()[i[0] + 1] and g.xs()[i[2]] <= 8191 < g.xs()[i[2] + 1]
     # bilinear upsampling reproduces linear functions exactly (both implementations)
     xs = g.xs()
-    rows = np.broadcast_to((2.5 * xs - 7.0)[None, None, :], (1, 3, g.nx)).astype(np.float32)
+    rows = np.broadcast_to((2.5 * xs - 7.0)[None, None, :], (3, 1, g.nx)).astype(np.float32)
     for use_cv2 in (True, False):
         up = fm.upsample_columns(rows, 8192, 32, use_cv2=use_cv2)
-        assert np.allclose(up[0], 2.5 * np.arange(8192) - 7.0, atol=4e-3)
+        assert up.shape == (1, 3, 8192) and np.allclose(up[0], 2.5 * np.arange(8192) - 7.0, atol=4e-3)
     # a NaN node makes exactly the pixels it supports NaN (and, with OpenCV, the row above them)
-    rows = np.ones((2, 4, g.nx), np.float32)
-    rows[1, 2, 10] = np.nan
+    rows = np.ones((4, 2, g.nx), np.float32)
+    rows[2, 1, 10] = np.nan
     for use_cv2 in (True, False):
         bad = np.isnan(fm.upsample_columns(rows, 8192, 32, use_cv2=use_cv2)).any(axis=0)
         assert set(np.nonzero(bad[2])[0]) == set(range(32 * 8 + 16, 32 * 10 + 16))
