@@ -41,6 +41,8 @@ from .resample import Resampler
 ENV_THREADS = "MOUNTKIT_THREADS"
 #: Target pixels per strip (the strip's map then stays in the processor's cache).
 STRIP_PIXELS = 1 << 19
+#: Rows per block of a strip whose maps are interpolated and resampled together (per-channel maps).
+BLOCK_ROWS = 32
 #: Rows of source taps beyond floor(y) on each side, per interpolation (before, after), plus one for rounding.
 TAP_ROWS = {"nearest": (1, 2), "bilinear": (1, 2), "bicubic": (2, 3), "lanczos3": (3, 4)}
 #: Key of a gain shared by every channel.
@@ -430,19 +432,23 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
                 resampler.remap(np.ascontiguousarray(src[..., k]), mx, my, interpolation, fill, plane)
                 res[..., k] = plane
 
-    def edges(m: np.ndarray, r0: int, res: np.ndarray, i: int, key: int, x0: int, x1: int) -> None:
-        """Fill, and clear ``valid``, where positions outside columns [x0, x1) fall off the frame."""
+    def outside(m: np.ndarray, r0: int, x0: int, x1: int, row0: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(rows + row0, columns) of the map's positions off the frame, tested outside columns [x0, x1)."""
+        rows, cols = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
+        for c0, c1 in ([(0, w)] if x1 <= x0 else [(0, x0), (x1, w)]):
+            if c1 > c0:
+                ri, ci = np.nonzero(~_inside(m[0, :, c0:c1], m[1, :, c0:c1], r0, w, h))
+                rows.append((ri + row0).astype(np.int32))
+                cols.append((ci + c0).astype(np.int32))
+        return np.concatenate(rows), np.concatenate(cols)
+
+    def edges(m: np.ndarray | None, r0: int, res: np.ndarray, i: int, key: int, x0: int, x1: int,
+              found: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Fill, and clear ``valid``, where positions fall off the frame (kept by the plan, or found now)."""
         a = plan.strips[i][0]
         kept = plan.strip_outside[i].get(key) if plan.strip_outside is not None else None
         if kept is None:
-            rows, cols = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)]
-            spans = [(0, w)] if x1 <= x0 else [(0, x0), (x1, w)]
-            for c0, c1 in spans:
-                if c1 > c0:
-                    ri, ci = np.nonzero(~_inside(m[0, :, c0:c1], m[1, :, c0:c1], r0, w, h))
-                    rows.append(ri)
-                    cols.append(ci + c0)
-            kept = (np.concatenate(rows).astype(np.int32), np.concatenate(cols).astype(np.int32))
+            kept = found if found is not None else outside(m, r0, x0, x1)
             if keeping is not None and keeping["outside"] is not None:
                 keeping["outside"][i] = {**(keeping["outside"][i] or {}), key: kept}
         ri, ci = kept
@@ -532,19 +538,39 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         if split_in:
             planes_in = cv2.split(band, [sc(f"in{k}", band.shape[:2], band.dtype) for k in range(nc)])
         results = []
+        # maps interpolated for this frame alone go in blocks of rows that stay in the processor's cache
+        # between their interpolation and the resampling (when the channels do not share them)
+        blocks = not plan.shared_map and not exact_maps and not (keeping is not None and keeping["dense"])
         for k, c in enumerate(channels):
-            m = map_for(c)
+            key = c if c in plan.maps else 1
             g = None
             if fwd:
                 g = band_gain if band_gain is not None else \
                     plan.gain_rows(c, r0, r1, sc.alloc("gain"))
             src = to_float(planes_in[k] if planes_in is not None else band[:, :, k], g, "src")
             res = sc(f"res{k}", (b - a, w), np.float32)
-            resample(src, m[0], m[1], res)
+            if blocks:
+                need = plan.strip_outside is None or key not in plan.strip_outside[i]
+                found = []
+                for sa in range(a, b, BLOCK_ROWS):
+                    sb = min(sa + BLOCK_ROWS, b)
+                    m = plan.map_of(key).rows(sa, sb, alloc=sc.alloc("map"))
+                    if r0:
+                        m[1] -= np.float32(r0)
+                    resample(src, m[0], m[1], res[sa - a:sb - a])
+                    if need:
+                        found.append(outside(m, r0, x0, x1, sa - a))
+                m = None
+                found = (np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])) \
+                    if need else None
+            else:
+                m = map_for(c)
+                resample(src, m[0], m[1], res)
+                found = None
             if rev:
                 res *= out_gain if out_gain is not None else \
                     plan.gain_rows(c, a, b, sc.alloc("ogain"))
-            edges(m, r0, res, i, c if c in plan.maps else 1, x0, x1)
+            edges(m, r0, res, i, key, x0, x1, found)
             results.append(res)
         if mono:
             finish(results[0], a, b, 0)
