@@ -5,6 +5,7 @@ Importing mountkit loads nothing; build a :class:`Kit` to load plugins.
 
 from __future__ import annotations
 
+from .cache import MapCache
 from .corrector import Corrector
 from .errors import (
     CorrectionError,
@@ -51,6 +52,7 @@ __all__ = [
     "Lens",
     "LensProfile",
     "LensSource",
+    "MapCache",
     "Mount",
     "MountkitError",
     "NotFoundError",
