@@ -475,10 +475,11 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
 
     def strip(i: int) -> None:
         a, b = plan.strips[i]
+        kept_maps = plan.strip_maps  # read before the bands: a plan that keeps maps sets its bands first
         r0, r1 = (int(v) for v in plan.bands[i])
         x0, x1 = (int(v) for v in plan.safe[i])
         sc = scratch()
-        exact_maps: dict[int, np.ndarray] = plan.strip_maps[i] if plan.strip_maps is not None else {}
+        exact_maps: dict[int, np.ndarray] = dict(kept_maps[i]) if kept_maps is not None else {}
         if r0 < 0:  # exactly evaluated pixels: the band comes from the strip's maps
             for c in {(1 if c not in plan.maps else c) for c in channels}:
                 exact_maps[c] = np.array(plan.map_of(c).rows(a, b))  # a copy: shifted below
