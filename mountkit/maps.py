@@ -284,7 +284,7 @@ class CoarseField:
         # (components * nx / width) of one full-resolution plane
         g = self.grid
         out = np.empty((g.height, v.shape[2], v.shape[1]), dtype=np.float32)
-        per = max(1, EVAL_BLOCK // max(1, v.shape[1] * v.shape[2]))
+        per = max(1, (16 * EVAL_BLOCK) // max(1, v.shape[1] * v.shape[2]))
         for a in range(0, g.height, per):
             b = min(a + per, g.height)
             i, t = g.index(np.arange(a, b, dtype=np.float64))
@@ -391,7 +391,7 @@ def evaluate_nodes(exact: ExactFn, grid: NodeGrid, components: int, *, block: in
         got = np.asarray(exact(xs[None, :], ys[a:b, None]), dtype=np.float64)
         out[a:b] = got.reshape(b - a, len(xs), components)
 
-    if map_rows is None:
+    if map_rows is None or len(blocks) == 1:  # threads only pay for more than one block
         for ab in blocks:
             run(ab)
     else:
