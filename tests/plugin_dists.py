@@ -66,3 +66,17 @@ def install(source: str | Path, site: Path) -> str:
         files.extend(sorted(p for p in target.rglob("*") if p.is_file()))
     write_dist_info(site, project["name"], project["version"], project.get("entry-points", {}), files)
     return project["name"]
+
+
+#: Top-level modules of the example distributions (and of the plugin `new-plugin` writes in the CLI tests).
+TEST_MODULES = ("mountkit_example", "mountkit_broken_import", "mountkit_broken_hook", "mountkit_malformed",
+                "mountkit_my_lenses")
+
+
+def forget_test_modules() -> None:
+    """Drop the example plugins' modules from sys.modules, so the next import finds them afresh."""
+    import sys
+
+    for name in list(sys.modules):
+        if name.split(".")[0] in TEST_MODULES:
+            del sys.modules[name]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -12,40 +11,16 @@ import zipfile
 import click
 import pytest
 from click.testing import CliRunner
+from plugin_dists import EXAMPLES, install
 
 import mountkit
 from mountkit import Kit, MountkitError, hookimpl, installer
 from mountkit.cli import cli, make_cli
-from plugin_dists import EXAMPLES, install
 
-TEST_MODULES = ("mountkit_example", "mountkit_broken_import", "mountkit_broken_hook", "mountkit_malformed",
-                "mountkit_my_lenses")
 ALL_EXAMPLES = ",".join(EXAMPLES)
 CORE = ["cameras", "install", "lenses", "mounts", "new-plugin", "plugins", "uninstall"]
 
 
-def _forget_test_modules():
-    for name in list(sys.modules):
-        if name.split(".")[0] in TEST_MODULES:
-            del sys.modules[name]
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """The example distributions of tests/plugins/, installed in a directory on sys.path."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for example in EXAMPLES:
-        install(example, site)
-    _forget_test_modules()
-    monkeypatch.syspath_prepend(str(site))
-    yield site
-    _forget_test_modules()
-
-
-@pytest.fixture
-def example(site):
-    return importlib.import_module("mountkit_example")
 
 
 @pytest.fixture(autouse=True)

@@ -11,38 +11,15 @@ import warnings
 
 import click
 import pytest
+from plugin_dists import EXAMPLES, TEST_MODULES, write_dist_info
 
 import mountkit
 from mountkit import Kit, LensSource, NotFoundError, PluginError, PluginWarning, hookimpl, hookspecs
 from mountkit.kit import STATUSES, Identifier, normalize_name
-from plugin_dists import EXAMPLES, install, write_dist_info
 
-TEST_MODULES = ("mountkit_example", "mountkit_broken_import", "mountkit_broken_hook", "mountkit_malformed")
 HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("mountkit_"))
 
 
-def _forget_test_modules():
-    for name in list(sys.modules):
-        if name.split(".")[0] in TEST_MODULES:
-            del sys.modules[name]
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """The four example distributions of tests/plugins/, installed in a directory on sys.path."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for example in EXAMPLES:
-        install(example, site)
-    _forget_test_modules()
-    monkeypatch.syspath_prepend(str(site))
-    yield site
-    _forget_test_modules()
-
-
-@pytest.fixture
-def example(site):
-    return importlib.import_module("mountkit_example")
 
 
 def info(kit: Kit, name: str):
