@@ -39,6 +39,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import kernels
+
 #: Largest and smallest grid step tried, in pixels (powers of two).
 STEP_MAX = 32
 STEP_MIN = 2
@@ -284,12 +286,15 @@ class CoarseField:
         # (components * nx / width) of one full-resolution plane
         g = self.grid
         out = np.empty((g.height, v.shape[2], v.shape[1]), dtype=np.float32)
-        per = max(1, (16 * EVAL_BLOCK) // max(1, v.shape[1] * v.shape[2]))
-        for a in range(0, g.height, per):
-            b = min(a + per, g.height)
-            i, t = g.index(np.arange(a, b, dtype=np.float64))
-            lo = v[i]
-            out[a:b] = np.moveaxis(lo + (v[i + 1] - lo) * t[:, None, None], 2, 1)
+        vt = np.ascontiguousarray(np.moveaxis(v, 2, 1))  # (ny, C, nx)
+        i, t = g.index(np.arange(g.height, dtype=np.float64))
+        if not kernels.node_rows(vt, i, t, out):
+            # the pixel rows between two node rows at once: lo + (hi - lo) t, in float64
+            starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]]).tolist() + [g.height]
+            for a, b in zip(starts[:-1], starts[1:], strict=False):
+                k = int(i[a])
+                lo = vt[k]
+                np.copyto(out[a:b], lo + (vt[k + 1] - lo) * t[a:b, None, None], casting="same_kind")
         self._rows = out
 
     @property
@@ -352,16 +357,26 @@ class CoarseField:
              alloc: Callable | None = None) -> np.ndarray:
         """The field at every pixel of rows ``[a, b)``, (C, b - a, width) float32, minus ``offset`` (per component).
 
-        Interpolated bilinearly from the nodes; pixels supported by a poisoned
+        Interpolated bilinearly from the nodes (by the compiled kernel of
+        :mod:`mountkit.kernels` when it is in use and ``use_cv2`` is None, else
+        by :func:`upsample_columns`), then the offset subtracted in float32;
+        pixels supported by a poisoned
         node are evaluated exactly (NaN where the function itself is NaN).
         ``alloc(shape, dtype)`` may give the buffer to write into.  The result
         is the caller's to change.
         """
         g = self.grid
-        rows = self._rows[a:b]  # (n, C, nx) float32
-        if offset is not None:
-            rows = rows - np.asarray(offset, dtype=np.float32)[None, :, None]
-        out = upsample_columns(rows, g.width, g.step, use_cv2=use_cv2, alloc=alloc)
+        c = self._rows.shape[1]
+        out = None
+        if use_cv2 is None and kernels.available():  # one compiled pass, the offset included
+            out = alloc((c, b - a, g.width), np.float32) if alloc is not None else \
+                np.empty((c, b - a, g.width), np.float32)
+            if not kernels.field_rows(self._rows, g.width, g.step, a, b, out, offset):
+                out = None
+        if out is None:
+            out = upsample_columns(self._rows[a:b], g.width, g.step, use_cv2=use_cv2, alloc=alloc)
+            if offset is not None:
+                out -= np.asarray(offset, dtype=np.float32)[:, None, None]
         if self.needs_exact(a, b):
             bad = np.isnan(out).any(axis=0)
             ri, ci = np.nonzero(bad)

@@ -34,13 +34,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import kernels
 from .errors import MountkitError
 from .resample import Resampler
 
 #: Environment variable with the default number of threads (default: the machine's cores).
 ENV_THREADS = "MOUNTKIT_THREADS"
 #: Target pixels per strip (the strip's map then stays in the processor's cache).
-STRIP_PIXELS = 1 << 19
+STRIP_PIXELS = 1 << 20
 #: Rows per block of a strip whose maps are interpolated and resampled together (per-channel maps).
 BLOCK_ROWS = 32
 #: Rows of source taps beyond floor(y) on each side, per interpolation (before, after), plus one for rounding.
@@ -306,6 +307,36 @@ class Scratch:
         return lambda shape, dtype: self(name, shape, dtype)
 
 
+#: Idle per-thread buffers, reused by the next frames: fresh memory costs a page fault per 4 KiB, which
+#: for a 4K frame's strips is a third of the frame's time.  At most one set per thread of the largest
+#: recent frame is kept (:func:`release_scratch` frees them).
+_IDLE: list[Scratch] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def _take_scratch(sizes: dict[str, int]) -> Scratch:
+    with _IDLE_LOCK:
+        sc = _IDLE.pop() if _IDLE else None
+    if sc is None:
+        return Scratch(sizes)
+    sc._sizes = dict(sizes)
+    return sc
+
+
+def _give_scratch(scratches: list[Scratch], keep: int) -> None:
+    with _IDLE_LOCK:
+        _IDLE.extend(scratches)
+        del _IDLE[:-max(keep, 1)]
+
+
+def release_scratch() -> int:
+    """Free the buffers kept between frames; returns how many bytes they held."""
+    with _IDLE_LOCK:
+        n = sum(b.nbytes for sc in _IDLE for b in sc._bufs.values())
+        _IDLE.clear()
+    return int(n)
+
+
 def fm_step_max() -> int:
     from .maps import STEP_MAX
 
@@ -358,6 +389,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         np.uint8, np.uint16, np.int16, np.float32)
 
     local = threading.local()
+    compiled = kernels.available() and frame.dtype in kernels.DTYPES
     keeping = plan.begin_fill()
     rows_max = max(b - a for a, b in plan.strips)
     known = plan.bands[:, 0] >= 0
@@ -368,10 +400,13 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
              **{f"in{k}": band_max * w for k in range(nc)},
              **{f"res{k}": rows_max * w for k in range(nc)}, **{f"u{k}": rows_max * w for k in range(nc)}}
 
+    taken: list[Scratch] = []
+
     def scratch() -> Scratch:
         sc = getattr(local, "scratch", None)
         if sc is None:
-            sc = local.scratch = Scratch(sizes)
+            sc = local.scratch = _take_scratch(sizes)
+            taken.append(sc)
         return sc
 
     # unsigned data resampled by convex weights (and gains >= 0, a fill >= 0) cannot go below 0: only the
@@ -396,6 +431,8 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             out[a:b, :, k] = res
 
     def finish_planes(planes: list[np.ndarray], a: int, b: int) -> None:
+        if compiled and kernels.store_planes(planes, out[a:b], limits):
+            return
         if not merge_out:
             for k, p in enumerate(planes):
                 finish(p, a, b, k)
@@ -436,7 +473,12 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         """(rows + row0, columns) of the map's positions off the frame, tested outside columns [x0, x1)."""
         rows, cols = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
         for c0, c1 in ([(0, w)] if x1 <= x0 else [(0, x0), (x1, w)]):
-            if c1 > c0:
+            if c1 > c0:  # in one compiled pass when the kernels are in use
+                got = kernels.outside(m[0], m[1], c0, c1, w - 0.5, -0.5 - r0, h - 0.5 - r0, row0)
+                if got is not None:
+                    rows.append(got[0])
+                    cols.append(got[1])
+                    continue
                 ri, ci = np.nonzero(~_inside(m[0, :, c0:c1], m[1, :, c0:c1], r0, w, h))
                 rows.append((ri + row0).astype(np.int32))
                 cols.append((ci + c0).astype(np.int32))
@@ -507,9 +549,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
                 return exact_maps[key]
             if last and last[0] == key:  # the channels share this map (no TCA)
                 return last[1]
-            m = plan.map_of(key).rows(a, b, alloc=sc.alloc("map"))
-            if r0:
-                m[1] -= np.float32(r0)
+            m = plan.map_of(key).rows(a, b, alloc=sc.alloc("map"), offset=(0.0, r0) if r0 else None)
             if keeping is not None and keeping["dense"]:  # the plan keeps this frame's maps
                 m = np.array(m)
                 m.flags.writeable = False
@@ -535,8 +575,17 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             return
         band_gain = plan.gain_rows(1, r0, r1, sc.alloc("gain")) if fwd and plan.shared_gain else None
         out_gain = plan.gain_rows(1, a, b, sc.alloc("ogain")) if rev and plan.shared_gain else None
-        planes_in = None
-        if split_in:
+        planes_in = floats = None
+        if compiled and band.flags.c_contiguous:  # float32 planes times their gains, in one pass
+            gs = [None] * nc
+            if fwd:
+                gs = [band_gain if band_gain is not None else
+                      plan.gain_rows(c, r0, r1, sc.alloc(f"gain{k}"))
+                      for k, c in enumerate(channels)]
+            floats = [sc(f"src{k}", band.shape[:2], np.float32) for k in range(nc)]
+            if not kernels.band_planes(band, floats, gs):
+                floats = None
+        if floats is None and split_in:
             planes_in = cv2.split(band, [sc(f"in{k}", band.shape[:2], band.dtype) for k in range(nc)])
         results = []
         # maps interpolated for this frame alone go in blocks of rows that stay in the processor's cache
@@ -545,19 +594,20 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         for k, c in enumerate(channels):
             key = c if c in plan.maps else 1
             g = None
-            if fwd:
+            if fwd and floats is None:
                 g = band_gain if band_gain is not None else \
                     plan.gain_rows(c, r0, r1, sc.alloc("gain"))
-            src = to_float(planes_in[k] if planes_in is not None else band[:, :, k], g, "src")
+            if floats is not None:
+                src = floats[k]
+            else:
+                src = to_float(planes_in[k] if planes_in is not None else band[:, :, k], g, "src")
             res = sc(f"res{k}", (b - a, w), np.float32)
             if blocks:
                 need = plan.strip_outside is None or key not in plan.strip_outside[i]
                 found = []
                 for sa in range(a, b, BLOCK_ROWS):
                     sb = min(sa + BLOCK_ROWS, b)
-                    m = plan.map_of(key).rows(sa, sb, alloc=sc.alloc("map"))
-                    if r0:
-                        m[1] -= np.float32(r0)
+                    m = plan.map_of(key).rows(sa, sb, alloc=sc.alloc("map"), offset=(0.0, r0) if r0 else None)
                     resample(src, m[0], m[1], res[sa - a:sb - a])
                     if need:
                         found.append(outside(m, r0, x0, x1, sa - a))
@@ -585,6 +635,7 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         ok = True
     finally:
         grew = plan.end_fill(keeping, ok)
+        _give_scratch(taken, threads)
     return grew
 
 
