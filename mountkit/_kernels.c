@@ -19,35 +19,73 @@
 
 #define MK_ABI 3
 
+/*
+ * The hot loops are compiled twice where the compiler can dispatch at load time (GCC, clang >= 14 on x86
+ * Linux): for AVX2 and for the baseline; the AVX2 build converts and interleaves three to four times as
+ * fast.  No FMA: results are the same float32 operations in both builds (-std=c99 keeps contraction off).
+ */
+#if defined(__x86_64__) && defined(__linux__) && \
+    ((defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8) || (defined(__clang__) && __clang_major__ >= 14))
+#define MK_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MK_CLONES
+#endif
+
 #define MK_U8 0
 #define MK_U16 1
 #define MK_F32 2
 
 int mk_abi(void) { return MK_ABI; }
 
+/* Columns [xa, xb) of one run: v0 + d t[x] - shift. */
+static inline void lerp_run(float *restrict o, const float *restrict t, int xa, int xb, float v0, float d,
+                            float shift) {
+    for (int x = xa; x < xb; x++) o[x] = (v0 + d * t[x]) - shift;
+}
+
+/* Runs of exactly S columns starting at run r: the weights are the same in each (T), and the loop
+ * over them has a constant trip count, which vectorises whole. */
+#define FULL_RUNS(S)                                                                                       \
+    for (; r < runs - 1 && run_x[r + 1] - run_x[r] == (S); r++) {                                          \
+        const int k = run_k[r];                                                                            \
+        const float v0 = v[k], d = v[k + 1] - v[k];                                                        \
+        float *restrict q = o + run_x[r];                                                                  \
+        for (int j = 0; j < (S); j++) q[j] = (v0 + d * T[j]) - shift;                                      \
+    }
+
 /*
  * rows: (height, comps, nx) float32, the field interpolated along y at every pixel row.
  * t: (width) weight of the node column right of each pixel column; run_x (runs + 1) and run_k (runs):
- * the runs of pixel columns between two node columns (first column, and the node column on their left).
+ * the runs of pixel columns between two node columns (first column, and the node column on their left);
+ * runs other than the first and the last span `step` columns and have the same weights.
  * out: comps planes of (b - a) rows of `stride` floats: out[c][y - a][x] = v_k + (v_{k+1} - v_k) t[x] - off[c].
  */
-void mk_field_rows(const float *restrict rows, int comps, int nx, const float *restrict t,
-                   const int32_t *restrict run_x, const int32_t *restrict run_k, int runs, int a, int b,
-                   const float *restrict off, float *restrict out, ptrdiff_t stride) {
+MK_CLONES void mk_field_rows(const float *restrict rows, int comps, int nx, const float *restrict t,
+                             const int32_t *restrict run_x, const int32_t *restrict run_k, int runs, int a, int b,
+                             const float *restrict off, float *restrict out, ptrdiff_t stride) {
     const ptrdiff_t plane = (ptrdiff_t)(b - a) * stride;
+    const int step = runs >= 3 ? run_x[2] - run_x[1] : 0;
+    const float *restrict T = runs >= 3 ? t + run_x[1] : t;
     for (int y = a; y < b; y++) {
         for (int c = 0; c < comps; c++) {
             const float *restrict v = rows + ((size_t)y * (size_t)comps + (size_t)c) * (size_t)nx;
             float *restrict o = out + c * plane + (ptrdiff_t)(y - a) * stride;
             const float shift = off ? off[c] : 0.0f;
-            for (int r = 0; r < runs; r++) {
-                const int k = run_k[r], xa = run_x[r], xb = run_x[r + 1];
-                const float v0 = v[k], d = v[k + 1] - v[k];
-                if (shift != 0.0f) {
-                    for (int x = xa; x < xb; x++) o[x] = (v0 + d * t[x]) - shift;
-                } else {
-                    for (int x = xa; x < xb; x++) o[x] = v0 + d * t[x];
+            int r = 0;
+            while (r < runs) {
+                if (r > 0) {
+                    switch (step) { /* the grid steps mountkit.maps uses */
+                    case 4: FULL_RUNS(4) break;
+                    case 8: FULL_RUNS(8) break;
+                    case 16: FULL_RUNS(16) break;
+                    case 32: FULL_RUNS(32) break;
+                    default: break;
+                    }
+                    if (r >= runs) break;
                 }
+                const int k = run_k[r];
+                lerp_run(o, t, run_x[r], run_x[r + 1], v[k], v[k + 1] - v[k], shift);
+                r++;
             }
         }
     }
@@ -55,7 +93,7 @@ void mk_field_rows(const float *restrict rows, int comps, int nx, const float *r
 
 /* One row of a band: three channels, each times its gain (restrict pointers, so the loops vectorise). */
 #define BAND_ROW3(T)                                                                                       \
-    static void band_row3_##T(const T *restrict s, int w, float *restrict p0, float *restrict p1,          \
+    MK_CLONES static void band_row3_##T(const T *restrict s, int w, float *restrict p0, float *restrict p1,          \
                               float *restrict p2, const float *restrict g0, const float *restrict g1,      \
                               const float *restrict g2) {                                                  \
         if (g0) {                                                                                          \
@@ -133,7 +171,7 @@ static inline float clip_round(float v, float lo, float hi) {
 }
 
 #define STORE_ROW(T, CONVERT)                                                                              \
-    static void store_row3_##T(T *restrict d, int w, const float *restrict p0, const float *restrict p1,   \
+    MK_CLONES static void store_row3_##T(T *restrict d, int w, const float *restrict p0, const float *restrict p1,   \
                                const float *restrict p2, float lo, float hi) {                             \
         (void)lo;                                                                                          \
         (void)hi;                                                                                          \
@@ -194,7 +232,7 @@ int mk_store_planes(const float *const *planes, int width, int rows, int nc, voi
  * float32(v[i[y]][j] + (v[i[y] + 1][j] - v[i[y]][j]) t[y]) in double precision, j < m
  * (v: (ny, m) double, the node rows with components and node columns flattened).
  */
-void mk_node_rows(const double *restrict v, int m, const int64_t *restrict i, const double *restrict t,
+MK_CLONES void mk_node_rows(const double *restrict v, int m, const int64_t *restrict i, const double *restrict t,
                   int height, float *restrict out) {
     for (int y = 0; y < height; y++) {
         const double *restrict lo = v + (size_t)i[y] * (size_t)m, *restrict hi = lo + m;
@@ -209,7 +247,7 @@ void mk_node_rows(const double *restrict v, int m, const int64_t *restrict i, co
  * -0.5 <= x <= xmax and ylo <= y <= yhi (NaN included).  Writes the row (plus row0) and column of each
  * into ri, ci while fewer than `cap`, and returns how many there are.
  */
-int64_t mk_outside(const float *restrict mx, const float *restrict my, ptrdiff_t stride, int rows, int c0, int c1,
+MK_CLONES int64_t mk_outside(const float *restrict mx, const float *restrict my, ptrdiff_t stride, int rows, int c0, int c1,
                    float xmax, float ylo, float yhi, int row0, int32_t *restrict ri, int32_t *restrict ci,
                    int64_t cap) {
     int64_t n = 0;

@@ -25,7 +25,7 @@ from mountkit_lensfun.database import bundled_database
 from scipy.ndimage import gaussian_filter
 
 import mountkit
-from mountkit import Calibration, Lens, LensProfile, strips
+from mountkit import Calibration, Lens, LensProfile, kernels, strips
 from mountkit import corrector as corrector_mod
 from mountkit import maps as fm
 from mountkit.cache import MapCache, default_cache
@@ -442,9 +442,15 @@ def test_map_cache_is_shared_keyed_and_bounded(kit):
     assert kit.corrector(lens, **{**options, "cache": small}).plan().nbytes > 0 and len(small) == 0
 
 
-def test_maps_kept_at_full_resolution_from_the_second_frame(kit):
-    """Video-sized frames keep their maps after the first reuse: same output, and the cache counts the bytes."""
+def test_maps_kept_at_full_resolution_from_the_second_frame(kit, monkeypatch):
+    """Without the compiled kernels, video-sized frames keep their maps after the first reuse: same output, and
+    the cache counts the bytes.  With them, nothing is kept (interpolating the maps costs little there)."""
     lens = lensfun_lens("Canon EF 24-70mm f/2.8L II USM")
+    if kernels.available():
+        with_kernels = kit.corrector(lens, crop_factor=1.53, size=(1920, 1080), focal=35, aperture=2.8,
+                                     cache=MapCache(max_bytes=256 << 20))
+        assert not with_kernels.plan().keep
+    monkeypatch.setenv(kernels.ENV_KERNELS, "0")
     cache = MapCache(max_bytes=256 << 20)
     frame = np.random.default_rng(6).integers(0, 1024, (1080, 1920, 3)).astype(np.uint16)
     for reverse in (False, True):
