@@ -85,6 +85,10 @@ def main(argv=None) -> int:
     ap.add_argument("--interpolation", default="bicubic", choices=["nearest", "bilinear", "bicubic", "lanczos3"])
     args = ap.parse_args(argv)
 
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from mountkit import batch
     from mountkit.batch import FileSettings, plan, run
     from mountkit.formats.toml_profile import dumps
 
@@ -106,13 +110,28 @@ def main(argv=None) -> int:
         settings = FileSettings(lens=kit.lens("Mountkit Bench 35mm f/1.4"), crop_factor=2.64, focal=35.0,
                                 aperture=2.0, distance=1000.0, overwrite=True,
                                 interpolation=args.interpolation)
+        from mountkit.memory import keep_freed_memory
+
+        keep_freed_memory()  # as mountkit correct does in its own process (and in its workers)
         times = {}
-        for workers in (1, 2):
-            jobs = plan(files, tmp / f"out{workers}", kit=kit)
+        configs = {  # name: (workers, executor factory or None, description)
+            "j1": (1, None, "1 worker: this process, every core (mountkit correct -j 1)"),
+            "p1": (1, lambda: cf.ProcessPoolExecutor(1, initializer=batch._init_worker, initargs=(1,),
+                                                     mp_context=multiprocessing.get_context("spawn")),
+                   "1 worker process, 1 thread (what each of 2 workers gets)"),
+            "p2": (2, None, f"2 worker processes, {batch.worker_threads(2)} thread(s) each (mountkit correct -j 2)"),
+        }
+        for name, (workers, make_pool, what) in configs.items():
+            jobs = plan(files, tmp / f"out-{name}", kit=kit)
             load0, cpu0 = os.getloadavg()[0], os.times()
             t = time.perf_counter()
-            report = run([(j, settings, None) for j in jobs], workers=workers)
-            times[workers] = time.perf_counter() - t
+            pool = make_pool() if make_pool else None
+            try:
+                report = run([(j, settings, None) for j in jobs], workers=workers, executor=pool)
+            finally:
+                if pool is not None:
+                    pool.shutdown()
+            times[name] = time.perf_counter() - t
             cpu1 = os.times()
             cpu = sum(getattr(cpu1, a) - getattr(cpu0, a) for a in ("user", "system", "children_user",
                                                                        "children_system"))
@@ -120,13 +139,14 @@ def main(argv=None) -> int:
             if bad:
                 print(f"{len(bad)} failed: {bad[0].message}", file=sys.stderr)
                 return 1
-            per = times[workers] / len(files)
-            print(f"{workers} worker(s): {times[workers]:.1f} s ({per:.2f} s per frame, "
-                  f"{len(files) / times[workers]:.2f} frames/s); CPU time {cpu:.1f} s; "
+            per = times[name] / len(files)
+            print(f"{what}: {times[name]:.1f} s ({per:.2f} s per frame, "
+                  f"{len(files) / times[name]:.2f} frames/s); CPU time {cpu:.1f} s; "
                   f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
-        print(f"speed-up 2 workers vs 1: {times[1] / times[2]:.2f}x (goal >= 1.7x; machine has "
-              f"{len(os.sched_getaffinity(0))} CPUs; a load average above the CPU count means other "
-              "processes share them and the ratio understates the batch)")
+        print(f"speed-up 2 workers vs 1 worker process: {times['p1'] / times['p2']:.2f}x (goal >= 1.7x); "
+              f"-j 2 vs -j 1: {times['j1'] / times['p2']:.2f}x (machine has {len(os.sched_getaffinity(0))} CPUs; "
+              "a load average above the CPU count means other processes share them and the ratios "
+              "understate the batch)")
     return 0
 
 

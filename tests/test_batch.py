@@ -435,3 +435,50 @@ def test_ctrl_c_leaves_no_partial_files(tmp_path, kit):
     assert 1 <= len(done) < 16
     for p in done:  # every file left is complete
         assert read_tiff(p).data.shape == (900, 1200, 3) and read_record(p)["profile"] == LENS_NAME
+
+
+# -- worker processes ---------------------------------------------------------------------------------
+
+
+def _worker_state(src, dest, settings):
+    """Runs in a pool worker: corrects a file and reports the worker's configuration."""
+    from mountkit import batch, memory
+
+    result = correct_file(src, dest, settings)
+    (cor, _), = batch._WORKER["correctors"].values()
+    return result.status, cor.threads, batch._WORKER["threads"], os.environ.get("OMP_NUM_THREADS"), memory._applied
+
+
+def test_pool_workers_share_the_cores_and_keep_freed_memory(tmp_path, kit, monkeypatch):
+    from mountkit import batch
+    from mountkit.memory import keep_freed_memory
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    p = tmp_path / "f.png"
+    write_png(p, Frame(data=RNG.integers(0, 255, (48, 64, 3)).astype(np.uint8)))
+    (job,) = plan([p], tmp_path / "out", kit=kit)
+    import multiprocessing
+
+    with cf.ProcessPoolExecutor(1, initializer=batch._init_worker, initargs=(3,),
+                                mp_context=multiprocessing.get_context("spawn")) as ex:
+        got = ex.submit(_worker_state, job.input, job.output, _settings(kit)).result(timeout=120)
+    assert got == ("ok", 3, 3, "3", sys.platform.startswith("linux"))
+    cores = batch.default_workers()
+    assert batch.worker_threads(1) == cores and batch.worker_threads(cores) == min(cores, 2)
+    assert batch.worker_threads(4 * cores) == min(cores, 2)
+    if sys.platform.startswith("linux"):
+        assert keep_freed_memory() and keep_freed_memory()  # idempotent
+
+
+def test_from_unit_float_clips_scales_and_rounds():
+    x = np.array([-1.0, -0.0, 0.0, 0.4 / 65535, 0.6 / 65535, 0.5, 0.99999994, 1.0, 1.0000001, 7.0, np.inf],
+                 np.float32)
+    top = np.float32(65535)
+    want = (np.clip(x, 0, 1) * top + np.float32(0.5)).astype(np.uint16)
+    assert np.array_equal(from_unit_float(x, np.uint16), want)
+    assert from_unit_float(x, np.uint16).tolist() == [0, 0, 0, 0, 1, 32768, 65535, 65535, 65535, 65535, 65535]
+    y = np.random.default_rng(3).uniform(-0.1, 1.1, (64, 80, 3)).astype(np.float32)
+    for dtype in (np.uint8, np.uint16):
+        t = np.float32(np.iinfo(dtype).max)
+        assert np.array_equal(from_unit_float(y, dtype), (np.clip(y, 0, 1) * t + np.float32(0.5)).astype(dtype))
+    assert from_unit_float(y, np.float32) is not None and np.array_equal(from_unit_float(y, np.float32), y)

@@ -177,6 +177,9 @@ def _run_with_progress(err, work, workers, run):
                 progress.console.print(f"  [yellow]note:[/] {escape(str(note))}", highlight=False)
             progress.update(task, advance=1, last=r.input.name)
 
+        from ..memory import keep_freed_memory
+
+        keep_freed_memory()  # this process is ours: frames reuse the memory of the previous ones
         return run(work, workers=workers, on_result=on_result)
 
 
