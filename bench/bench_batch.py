@@ -6,27 +6,13 @@ Usage::
                                 [--interpolation bicubic]
 
 Writes the frames (10-bit DNG mosaics by default, as the phone's 1-inch
-sensor delivers) into a temporary folder, corrects them with a made-up lens
+sensor delivers) into a temporary folder and corrects them with a made-up lens
 profile (ptlens distortion, poly3 TCA, pa vignetting) through
-``mountkit.batch.run`` with 1 worker (in this process) and with 2 worker
-processes, and prints the wall times and the ratio.  Numbers depend on the
-machine and on what else runs on it.
-
-Measured on the project machine (2 CPUs shared with other sessions), 20 DNG
-frames of 4096 x 3072, bicubic, distortion + TCA + vignetting:
-
-=========  ========  =========  ============  ===========
-workers    wall      CPU time   load average  speed-up
-=========  ========  =========  ============  ===========
-1          281.0 s   154.1 s    5.8 -> 5.2
-2          205.2 s   141.7 s    5.2 -> 6.2    1.37x
-=========  ========  =========  ============  ===========
-
-With the CPUs oversubscribed (load 5-6 on 2 CPUs) the wall-clock ratio is
-set by the scheduler's share, not by the batch.  The CPU times show that
-the pool adds no work (141.7 s for 2 workers against 154.1 s in one
-process), so on two otherwise idle CPUs the expected ratio is about
-154 / (142 / 2) = 2.2x; that figure is derived, not measured.
+``mountkit.batch.run`` four ways: ``-j 1`` (this process, every core), one
+worker process with ``worker_threads(1)`` threads, one worker process with one
+thread (one core), and ``-j 2``.  It prints wall and CPU times, the load
+average and the ratios; results are in ``bench/README.md``.  Numbers depend
+on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -114,12 +100,16 @@ def main(argv=None) -> int:
 
         keep_freed_memory()  # as mountkit correct does in its own process (and in its workers)
         times = {}
+        def pool(workers: int, threads: int):
+            return lambda: cf.ProcessPoolExecutor(workers, initializer=batch._init_worker, initargs=(threads,),
+                                                  mp_context=multiprocessing.get_context("spawn"))
+
         configs = {  # name: (workers, executor factory or None, description)
-            "j1": (1, None, "1 worker: this process, every core (mountkit correct -j 1)"),
-            "p1": (1, lambda: cf.ProcessPoolExecutor(1, initializer=batch._init_worker, initargs=(1,),
-                                                     mp_context=multiprocessing.get_context("spawn")),
-                   "1 worker process, 1 thread (what each of 2 workers gets)"),
-            "p2": (2, None, f"2 worker processes, {batch.worker_threads(2)} thread(s) each (mountkit correct -j 2)"),
+            "j1": (1, None, "-j 1: this process, every core"),
+            "p1": (1, pool(1, batch.worker_threads(1)),
+                   f"1 worker process, {batch.worker_threads(1)} threads"),
+            "c1": (1, pool(1, 1), "1 worker process, 1 thread (one core)"),
+            "p2": (2, None, f"-j 2: 2 worker processes, {batch.worker_threads(2)} threads each"),
         }
         for name, (workers, make_pool, what) in configs.items():
             jobs = plan(files, tmp / f"out-{name}", kit=kit)
@@ -143,10 +133,10 @@ def main(argv=None) -> int:
             print(f"{what}: {times[name]:.1f} s ({per:.2f} s per frame, "
                   f"{len(files) / times[name]:.2f} frames/s); CPU time {cpu:.1f} s; "
                   f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
-        print(f"speed-up 2 workers vs 1 worker process: {times['p1'] / times['p2']:.2f}x (goal >= 1.7x); "
-              f"-j 2 vs -j 1: {times['j1'] / times['p2']:.2f}x (machine has {len(os.sched_getaffinity(0))} CPUs; "
-              "a load average above the CPU count means other processes share them and the ratios "
-              "understate the batch)")
+        print(f"2 workers vs 1 worker (same threads each): {times['p1'] / times['p2']:.2f}x; "
+              f"-j 2 vs -j 1: {times['j1'] / times['p2']:.2f}x; -j 2 (two cores) vs one core: "
+              f"{times['c1'] / times['p2']:.2f}x (goal >= 1.7x); machine has {len(os.sched_getaffinity(0))} CPUs; "
+              "a load average above the CPU count means other processes share them")
     return 0
 
 
