@@ -515,6 +515,48 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
             finish(np.multiply(frame[a:b, :, k], g, dtype=np.float32, out=sc("res", (b - a, w), np.float32)),
                    a, b, k)
 
+    def by_block(i: int, a: int, b: int, r0: int, x0: int, x1: int, floats: list[np.ndarray],
+                 out_gain: np.ndarray | None, sc: Scratch) -> None:
+        """The strip's float planes resampled and stored a block of rows at a time (compiled kernels).
+
+        Per block and channel: the map, the resampling, the gain of the output (simulating), the edges;
+        then the block's rows are rounded and interleaved into the output, so the buffers are a block's.
+        """
+        keys = [c if c in plan.maps else 1 for c in channels]
+        kept = plan.strip_outside[i] if plan.strip_outside is not None else {}
+        found: dict[int, list] = {key: [] for key in keys if key not in kept}
+        rev = plan.gains is not None and plan.reverse
+        for sa in range(a, b, BLOCK_ROWS):
+            sb = min(sa + BLOCK_ROWS, b)
+            planes = []
+            for k, (c, key) in enumerate(zip(channels, keys, strict=True)):
+                res = sc(f"blk{k}", (sb - sa, w), np.float32)
+                m = plan.map_of(key).rows(sa, sb, alloc=sc.alloc("bmap"), offset=(0.0, r0) if r0 else None)
+                resample(floats[k], m[0], m[1], res)
+                if rev:
+                    res *= out_gain[sa - a:sb - a] if out_gain is not None else \
+                        plan.gain_rows(c, sa, sb, sc.alloc("ogain"))
+                if key in kept:
+                    ri, ci = kept[key]
+                    sel = (ri >= sa - a) & (ri < sb - a)
+                    ri, ci = ri[sel] - (sa - a), ci[sel]
+                else:
+                    ri, ci = outside(m, r0, x0, x1)
+                    found[key].append((ri + (sa - a), ci))
+                if ri.size:
+                    res[ri, ci] = fill32
+                    if valid is not None:
+                        valid[ri + sa, ci] = False
+                planes.append(res)
+            if mono:
+                finish(planes[0], sa, sb, 0)
+            else:
+                finish_planes(planes, sa, sb)
+        if keeping is not None and keeping["outside"] is not None and found:
+            keeping["outside"][i] = {**(keeping["outside"][i] or {}), **{
+                key: (np.concatenate([f[0] for f in got]).astype(np.int32),
+                      np.concatenate([f[1] for f in got]).astype(np.int32)) for key, got in found.items()}}
+
     def strip(i: int) -> None:
         a, b = plan.strips[i]
         kept_maps = plan.strip_maps  # read before the bands: a plan that keeps maps sets its bands first
@@ -591,6 +633,9 @@ def apply_plan(frame: np.ndarray, out: np.ndarray, plan: Plan, *, resampler: Res
         # maps interpolated for this frame alone go in blocks of rows that stay in the processor's cache
         # between their interpolation and the resampling (when the channels do not share them)
         blocks = not plan.shared_map and not exact_maps and not (keeping is not None and keeping["dense"])
+        if blocks and floats is not None:
+            by_block(i, a, b, r0, x0, x1, floats, out_gain, sc)
+            return
         for k, c in enumerate(channels):
             key = c if c in plan.maps else 1
             g = None
