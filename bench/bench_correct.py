@@ -15,10 +15,13 @@ Workloads (the issue's):
 
 Contenders, each in its own process (so that its peak RSS is its own):
 
-* ``mountkit``: ``Kit().corrector(...)`` with the default backend (OpenCV) and ``apply(frame,
+* ``mountkit``: ``Kit().corrector(...)`` with the default backend (OpenCV; the compiled kernels of
+  ``mountkit.kernels`` when built, as the label says) and ``apply(frame,
   white_level=1023)``.  *Cold*: a new corrector with an empty map cache and a new output array (the first
   frame, maps included).  *Warm*: the same corrector, maps cached, into a preallocated output (a video loop).
-* ``mountkit-numpy``: the same with ``resampler="numpy"`` (OpenCV's remap not used).
+* ``mountkit-numpy``: the same with ``resampler="numpy"`` and ``MOUNTKIT_KERNELS=0``: the resampling
+  and the element-wise passes in numpy (OpenCV only upsamples the maps' node rows, as it does in any
+  installation that has it; the tests also run everything with OpenCV hidden).
 * ``peer``: lensfunpy 1.18's ``Modifier`` (``scale=1.0``), ``apply_subpixel_geometry_distortion()`` for the
   maps (split once into contiguous per-channel planes, the fastest way to feed ``cv2.remap``), then per frame
   ``apply_color_modification`` on a float32 copy (lensfunpy 1.18 refuses uint16 there), ``cv2.remap``
@@ -104,6 +107,8 @@ def child(workload: str, contender: str, runs: int, frames: int) -> dict:
         result["warm"] = timed(lambda: np.copyto(out, frame), max(runs, frames))
         result["cold"] = timed(lambda: np.copyto(np.empty_like(frame), frame), runs)
     elif contender.startswith("mountkit"):
+        if contender == "mountkit-numpy":  # numpy and scipy only: no OpenCV remap, no compiled kernels
+            os.environ["MOUNTKIT_KERNELS"] = "0"
         import mountkit
         from mountkit.cache import MapCache
 
@@ -127,6 +132,7 @@ def child(workload: str, contender: str, runs: int, frames: int) -> dict:
         result["warm"] = timed(lambda: cor.apply(frame, white_level=WHITE, out=out), max(runs, frames))
         result["backend"] = cor.resampler.name
         result["threads"] = cor.threads
+        result["kernels"] = "kernels" if mountkit.kernels.available() else "no kernels"
         plan = cor.plan()
         result["plan"] = {"mode": plan.mode, "map_steps": sorted({getattr(f, "grid", None) and f.grid.step
                                                                   for f in plan.maps.values()}),
@@ -230,7 +236,8 @@ def table(results: list[dict]) -> str:
         c, w = r["cold"], r["warm"]
         cold_ratio = f"{c['median'] / peer['cold']['median']:.3f}" if peer and r is not peer else "-"
         warm_ratio = f"{w['median'] / peer['warm']['median']:.3f}" if peer and r is not peer else "-"
-        name = r["contender"] + (f" ({r['backend']}, {r['threads']} threads)" if "backend" in r else "")
+        name = r["contender"] + (f" ({r['backend']}, {r['kernels']}, {r['threads']} threads)"
+                                 if "backend" in r else "")
         lines.append(
             f"| {r['workload']} | {name} | {c['median']:.3f} s ({c['best']:.3f}, {c['cpu']:.2f}) | "
             f"{w['median']:.3f} s ({w['best']:.3f}, {w['cpu']:.2f}) | {1 / w['median']:.2f} | {cold_ratio} | "

@@ -21,6 +21,14 @@ source rows its pixels sample and whether they all lie inside the frame.
 Peak memory beyond the input and output frames is a few strips per thread.
 Without TCA every channel shares one map, and a backend with ``remap_multi``
 resamples the three channels in one call.
+
+With the compiled kernels (:mod:`mountkit.kernels`), steps 1, 2 and 5 are one
+pass each in C: the band is converted to float32 planes times their gains at
+once, and, per-channel maps going block by block, each block of rows is
+resampled, filled at the edges and stored (rounded, clipped, interleaved)
+before the next, so the buffers are a band and a block per thread.  The
+buffers of one frame are kept for the next (:func:`release_scratch` frees
+them).
 """
 
 from __future__ import annotations
