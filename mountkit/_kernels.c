@@ -252,7 +252,19 @@ MK_CLONES int64_t mk_outside(const float *restrict mx, const float *restrict my,
                    int64_t cap) {
     int64_t n = 0;
     for (int y = 0; y < rows; y++) {
-        const float *px = mx + (ptrdiff_t)y * stride, *py = my + (ptrdiff_t)y * stride;
+        const float *restrict px = mx + (ptrdiff_t)y * stride, *restrict py = my + (ptrdiff_t)y * stride;
+        int count = 0; /* first a branch-free count, which vectorises; most rows have nothing off the frame */
+        for (int x = c0; x < c1; x++)
+            count += !((px[x] >= -0.5f) & (px[x] <= xmax) & (py[x] >= ylo) & (py[x] <= yhi));
+        if (!count) continue;
+        if (cap >= (int64_t)rows * (int64_t)(c1 - c0)) { /* room for every position: branch-free */
+            for (int x = c0; x < c1; x++) {
+                ri[n] = y + row0;
+                ci[n] = x;
+                n += !((px[x] >= -0.5f) & (px[x] <= xmax) & (py[x] >= ylo) & (py[x] <= yhi));
+            }
+            continue;
+        }
         for (int x = c0; x < c1; x++) {
             if (!(px[x] >= -0.5f && px[x] <= xmax && py[x] >= ylo && py[x] <= yhi)) {
                 if (n < cap) {

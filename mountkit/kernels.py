@@ -185,7 +185,8 @@ def outside(mx: np.ndarray, my: np.ndarray, c0: int, c1: int, xmax: float, ylo: 
         return None
     rows = mx.shape[0]
     args = (mx.ctypes.data, my.ctypes.data, mx.strides[0] // 4, rows, c0, c1, xmax, ylo, yhi, row0)
-    cap = 4096
+    # room for every position: only the pages written are touched, and one pass is enough
+    cap = max(1, rows * max(0, c1 - c0))
     while True:
         ri = np.empty(cap, np.int32)
         ci = np.empty(cap, np.int32)
