@@ -79,13 +79,22 @@ def _load():
     return lib
 
 
+#: Whether MOUNTKIT_KERNELS turned the kernels off, as last read by :func:`available` (the engine calls it once
+#: per frame; the kernels themselves, called a few hundred times per frame, do not read the environment).
+_OFF: list[bool] = []
+
+
 def lib():
     """The loaded library, or None (not built, of another interface version, or turned off)."""
-    return None if disabled() else _load()
+    if not _OFF:
+        _OFF.append(disabled())
+    return None if _OFF[0] else _load()
 
 
 def available() -> bool:
-    """True when the compiled kernels are built, load, and are not turned off by ``MOUNTKIT_KERNELS=0``."""
+    """True when the compiled kernels are built, load, and are not turned off by ``MOUNTKIT_KERNELS=0``
+    (read now, and then used by the kernels until the next call)."""
+    _OFF[:] = [disabled()]
     return lib() is not None
 
 

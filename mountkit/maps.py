@@ -378,7 +378,7 @@ class CoarseField:
         g = self.grid
         c = self._rows.shape[1]
         out = None
-        if use_cv2 is None and kernels.available():  # one compiled pass, the offset included
+        if use_cv2 is None and kernels.lib() is not None:  # one compiled pass, the offset included
             out = alloc((c, b - a, g.width), np.float32) if alloc is not None else \
                 np.empty((c, b - a, g.width), np.float32)
             if not kernels.field_rows(self._rows, g.width, g.step, a, b, out, offset):

@@ -1,4 +1,4 @@
-"""Fixtures shared by the registry and command-line tests."""
+"""Fixtures shared by the tests."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ def site(tmp_path, monkeypatch):
 @pytest.fixture
 def example(site):
     return importlib.import_module("mountkit_example")
+
+
+@pytest.fixture(autouse=True)
+def _kernels_follow_the_environment():
+    """mountkit.kernels reads MOUNTKIT_KERNELS once per frame; a test that changed it (monkeypatch) leaves the
+    last reading behind, so each test starts from the environment as it is."""
+    from mountkit import kernels
+
+    kernels.available()
+    yield

@@ -65,6 +65,7 @@ def test_coarse_field_rows_with_and_without_kernels(monkeypatch):
     field = fm.build_field(f, 640, 480, 2, tol=0.01)
     on = field.rows(100, 160, offset=(0.0, 95.0))
     monkeypatch.setenv(kernels.ENV_KERNELS, "0")
+    assert not kernels.available() and kernels.lib() is None  # read once, then used by every kernel
     field_off = fm.build_field(f, 640, 480, 2, tol=0.01)
     off = field_off.rows(100, 160, offset=(0.0, 95.0))
     assert np.array_equal(field._rows, field_off._rows)  # node_rows: the same float64 expression
