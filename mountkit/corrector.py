@@ -32,9 +32,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import geometry as geo
-from . import kernels
+from . import kernels, strips
 from . import maps as fastmaps
-from . import strips
 from .cache import MapCache, default_cache
 from .errors import CorrectionError, CorrectionWarning, FrameError
 from .hardware import Camera
