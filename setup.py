@@ -9,7 +9,10 @@ import sys
 
 from setuptools import Extension, setup
 
-args = [] if sys.platform == "win32" else ["-O3", "-std=c99"]
+# -fno-wrapv undoes the -fwrapv of CPython's own CFLAGS, which setuptools passes first: with it, GCC cannot
+# prove the kernels' index arithmetic free of overflow and does not vectorise their loops (3 to 4 times slower).
+# -std=c99 keeps floating-point contraction off: every build computes the same float32 numbers.
+args = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-fno-wrapv"]
 libs = [] if sys.platform == "win32" else ["m"]
 
 setup(ext_modules=[Extension("mountkit._kernels", ["mountkit/_kernels.c"], optional=True,
