@@ -51,7 +51,7 @@ ENV_THREADS = "MOUNTKIT_THREADS"
 #: Target pixels per strip (the strip's map then stays in the processor's cache).
 STRIP_PIXELS = 1 << 20
 #: Rows per block of a strip whose maps are interpolated and resampled together (per-channel maps).
-BLOCK_ROWS = 32
+BLOCK_ROWS = 64
 #: Rows of source taps beyond floor(y) on each side, per interpolation (before, after), plus one for rounding.
 TAP_ROWS = {"nearest": (1, 2), "bilinear": (1, 2), "bicubic": (2, 3), "lanczos3": (3, 4)}
 #: Key of a gain shared by every channel.
