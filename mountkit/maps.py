@@ -150,28 +150,41 @@ def cell_errors(values: np.ndarray) -> np.ndarray:
     0.025
     """
     v = np.asarray(values, dtype=np.float64)
-    ny, nx, _ = v.shape
+    ny, nx, nc = v.shape
     d2x = np.zeros_like(v)
     d2y = np.zeros_like(v)
-    if nx >= 3:
-        inner = np.abs(v[:, :-2] - 2.0 * v[:, 1:-1] + v[:, 2:])
-        d2x[:, 1:-1] = inner
-        d2x[:, 0] = inner[:, 0]
-        d2x[:, -1] = inner[:, -1]
-    if ny >= 3:
-        inner = np.abs(v[:-2] - 2.0 * v[1:-1] + v[2:])
-        d2y[1:-1] = inner
-        d2y[0] = inner[0]
-        d2y[-1] = inner[-1]
-    bad = ~np.isfinite(v)
-    d2x[bad | ~np.isfinite(d2x)] = np.inf
-    d2y[bad | ~np.isfinite(d2y)] = np.inf
+    with np.errstate(invalid="ignore", over="ignore"):
+        if nx >= 3:  # |v[j-1] - 2 v[j] + v[j+1]|, written in place (NaN and inf propagate)
+            inner = d2x[:, 1:-1]  # (-2 v[j] + v[j-1]) + v[j+1]: the same roundings as v[j-1] - 2 v[j] + v[j+1]
+            np.multiply(v[:, 1:-1], -2.0, out=inner)
+            inner += v[:, :-2]
+            inner += v[:, 2:]
+            np.abs(inner, out=inner)
+            d2x[:, 0] = d2x[:, 1]
+            d2x[:, -1] = d2x[:, -2]
+        if ny >= 3:
+            inner = d2y[1:-1]
+            np.multiply(v[1:-1], -2.0, out=inner)
+            inner += v[:-2]
+            inner += v[2:]
+            np.abs(inner, out=inner)
+            d2y[0] = d2y[1]
+            d2y[-1] = d2y[-2]
 
-    def corners_max(a: np.ndarray) -> np.ndarray:
-        return np.maximum(np.maximum(a[:-1, :-1], a[:-1, 1:]), np.maximum(a[1:, :-1], a[1:, 1:]))
+        def corners_max(a: np.ndarray) -> np.ndarray:  # NaN propagates (np.maximum)
+            return np.maximum(np.maximum(a[:-1, :-1], a[:-1, 1:]), np.maximum(a[1:, :-1], a[1:, 1:]))
 
-    per = (corners_max(d2x) + corners_max(d2y)) / 8.0  # (ny-1, nx-1, C)
-    return np.sqrt(np.sum(per * per, axis=-1))
+        per = corners_max(d2x)
+        per += corners_max(d2y)
+        per /= 8.0  # (ny-1, nx-1, C)
+        sq = per[..., 0] * per[..., 0]
+        for k in range(1, nc):  # the components one at a time: a reduction over the short last axis is slow
+            sq += per[..., k] * per[..., k]
+        err = np.sqrt(sq)
+    # inf where a corner is not finite, or a second difference involved a value that is not
+    bad = ~_finite_nodes(v)
+    err[bad[:-1, :-1] | bad[:-1, 1:] | bad[1:, :-1] | bad[1:, 1:] | ~np.isfinite(err)] = np.inf
+    return err
 
 
 def _finite_nodes(values: np.ndarray) -> np.ndarray:

@@ -503,3 +503,39 @@ def test_cache_options_and_configuration(kit, monkeypatch):
     monkeypatch.setenv(strips.ENV_THREADS, "none")
     with pytest.raises(MountkitError, match="MOUNTKIT_THREADS"):
         strips.default_threads()
+
+
+def _cell_errors_by_hand(v: np.ndarray) -> np.ndarray:
+    """cell_errors' docstring, read literally, one cell at a time."""
+    ny, nx, nc = v.shape
+
+    def d2(i, j, k, axis):  # the second difference at node (i, j); edge nodes take their neighbour's
+        if axis == 1:
+            j = min(max(j, 1), nx - 2)
+            return abs(v[i, j - 1, k] - 2 * v[i, j, k] + v[i, j + 1, k])
+        i = min(max(i, 1), ny - 2)
+        return abs(v[i - 1, j, k] - 2 * v[i, j, k] + v[i + 1, j, k])
+
+    def top(xs):  # a NaN anywhere makes the maximum NaN
+        xs = list(xs)
+        return np.nan if any(np.isnan(x) for x in xs) else max(xs)
+
+    out = np.empty((ny - 1, nx - 1))
+    for i in range(ny - 1):
+        for j in range(nx - 1):
+            corners = [(i, j), (i, j + 1), (i + 1, j), (i + 1, j + 1)]
+            comps = [(top(d2(a, b, k, 1) for a, b in corners) + top(d2(a, b, k, 0) for a, b in corners)) / 8
+                     for k in range(nc)]
+            e = float(np.sqrt(sum(c * c for c in comps)))
+            out[i, j] = e if np.isfinite(e) and np.isfinite(v[i:i + 2, j:j + 2]).all() else np.inf
+    return out
+
+
+def test_cell_errors_against_a_direct_reading_of_the_definition():
+    rng = np.random.default_rng(5)
+    for shape in ((9, 12, 2), (7, 5, 1), (3, 3, 2)):
+        v = rng.normal(0, 500, shape)
+        v[1, 2, 0] = np.nan
+        want, got = _cell_errors_by_hand(v), fm.cell_errors(v)
+        assert np.array_equal(np.isinf(got), np.isinf(want)) and np.isinf(got).any()
+        assert np.allclose(got[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-12, atol=1e-9)
