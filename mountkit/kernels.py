@@ -124,9 +124,9 @@ def column_runs(width: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     every column, as :func:`mountkit.maps.upsample_columns`, and the runs of columns between two node
     columns (the first column of each run and the end, int32; the node column left of each, int32).
     """
-    from .maps import NodeGrid
+    from .maps import _column_weights
 
-    i, t = NodeGrid(width, 1, step).index(np.arange(width, dtype=np.float64))
+    i, t = _column_weights(width, step)
     starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
     out = (np.ascontiguousarray(t, dtype=np.float32), np.ascontiguousarray(np.r_[starts, width], dtype=np.int32),
            np.ascontiguousarray(i[starts], dtype=np.int32))
@@ -171,10 +171,10 @@ def node_rows(values: np.ndarray, i: np.ndarray, t: np.ndarray, out: np.ndarray)
     lib_ = lib()
     if lib_ is None or values.dtype != np.float64 or out.dtype != np.float32:
         return False
-    m = values[0].size if values.shape[0] else 0
-    if not (values.flags.c_contiguous and out.flags.c_contiguous and out.shape[0] == len(i) and
-            out[0].size == m if out.shape[0] else False):
+    if not (values.shape[0] and out.shape[0] == len(i) > 0 and values.flags.c_contiguous
+            and out.flags.c_contiguous and out[0].size == values[0].size):
         return False
+    m = values[0].size
     i64 = np.ascontiguousarray(i, dtype=np.int64)
     t64 = np.ascontiguousarray(t, dtype=np.float64)
     if i64.size and (i64.min() < 0 or i64.max() + 1 >= values.shape[0]):
@@ -195,15 +195,12 @@ def outside(mx: np.ndarray, my: np.ndarray, c0: int, c1: int, xmax: float, ylo: 
         return None
     rows = mx.shape[0]
     args = (mx.ctypes.data, my.ctypes.data, mx.strides[0] // 4, rows, c0, c1, xmax, ylo, yhi, row0)
-    # room for every position: only the pages written are touched, and one pass is enough
+    # room for every position: one pass, and only the pages written are touched
     cap = max(1, rows * max(0, c1 - c0))
-    while True:
-        ri = np.empty(cap, np.int32)
-        ci = np.empty(cap, np.int32)
-        n = lib_.mk_outside(*args, ri.ctypes.data, ci.ctypes.data, cap)
-        if n <= cap:
-            return ri[:n].copy(), ci[:n].copy()
-        cap = int(n)
+    ri = np.empty(cap, np.int32)
+    ci = np.empty(cap, np.int32)
+    n = lib_.mk_outside(*args, ri.ctypes.data, ci.ctypes.data, cap)
+    return ri[:n].copy(), ci[:n].copy()
 
 
 # -- bands and results ----------------------------------------------------------------------------------

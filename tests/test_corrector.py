@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from division_model import DivisionPlugin
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mountkit_lensfun.database import bundled_database
@@ -19,7 +20,6 @@ from mountkit import Calibration, Camera, CorrectionWarning, Corrector, Lens, Le
 from mountkit.charts import checkerboard, demo_chart
 from mountkit.errors import CorrectionError, FrameError, NotFoundError
 from mountkit.geometry import inside_frame
-from mountkit.models import DistortionModel
 from mountkit.resample.numpy_backend import kernel_weights, remap
 
 ONE_INCH = {"crop_factor": 2.64}
@@ -397,28 +397,6 @@ def test_resampler_is_registered(kit):
 
 
 # -- a third-party model ---------------------------------------------------------------------
-
-
-class DivisionModel(DistortionModel):
-    """Fitzgibbon's division model: r_corrected = r_captured / (1 + k r_captured^2)."""
-
-    name = "division"
-    params = ("k",)
-    description = "one-parameter division model (test plugin)"
-
-    def radial_factor(self, r, p):
-        # lensfun's direction: the captured radius of a corrected one (root of k r_d^2 r_u - r_d + r_u = 0)
-        return 2.0 / (1.0 + np.sqrt(1.0 - 4.0 * p["k"] * r * r))
-
-    def undistort(self, x, y, p):
-        s = 1.0 / (1.0 + p["k"] * (x * x + y * y))
-        return x * s, y * s
-
-
-class DivisionPlugin:
-    @mountkit.hookimpl
-    def mountkit_register_correction_models(self, register):
-        register(DivisionModel())
 
 
 def test_third_party_division_model_corrects_a_frame():

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from lcp_synth import HEAD, TAIL, elements
 
 import mountkit
 from mountkit import ProfileError
@@ -55,25 +56,6 @@ def frame(av, distance, k1, *, vignette=(-1.2, 0.4, -0.05), focal=35.0):
 #: Three frames of a 35 mm prime: f/2 at 1.5 m, f/8 at "infinity" (10000 m), f/4 at 3 m (APEX values).
 FRAMES = [frame(2.0, 1.5, -0.081), frame(6.0, 10000.0, -0.085), frame(4.0, 3.0, -0.083)]
 
-HEAD = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        '<rdf:Description rdf:about="" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
-        'xmlns:stCamera="http://ns.adobe.com/photoshop/1.0/camera-profile">'
-        '<photoshop:CameraProfiles><rdf:Seq>\n')
-TAIL = '</rdf:Seq></photoshop:CameraProfiles></rdf:Description></rdf:RDF></x:xmpmeta>\n<?xpacket end="w"?>\n'
-
-
-def _elements(fields: dict, indent="  ") -> str:
-    out = []
-    for k, v in fields.items():
-        if isinstance(v, dict):
-            out.append(f'{indent}<stCamera:{k} rdf:parseType="Resource">\n{_elements(v, indent + "  ")}'
-                       f'{indent}</stCamera:{k}>\n')
-        else:
-            out.append(f"{indent}<stCamera:{k}>{v}</stCamera:{k}>\n")
-    return "".join(out)
-
-
 def _attrs(fields: dict) -> str:
     return " ".join(f'stCamera:{k}="{v}"' for k, v in fields.items() if not isinstance(v, dict))
 
@@ -89,7 +71,7 @@ def lcp_text(frames, style: str) -> str:
         pm_name = "PerspectiveModel" if "PerspectiveModel" in f else "FisheyeModel"
         pm = f.get(pm_name, {})
         if style == "element":
-            body.append(f'<rdf:li rdf:parseType="Resource">\n{_elements(f)}</rdf:li>\n')
+            body.append(f'<rdf:li rdf:parseType="Resource">\n{elements(f)}</rdf:li>\n')
         elif style == "description":
             body.append(f"<rdf:li><rdf:Description {_attrs(f)}><stCamera:{pm_name}><rdf:Description {_attrs(pm)}>"
                         f"{_subs_as_attrs(pm)}</rdf:Description></stCamera:{pm_name}></rdf:Description></rdf:li>\n")

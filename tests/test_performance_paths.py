@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from division_model import DivisionPlugin
 from mountkit_lensfun.database import bundled_database
 from scipy.ndimage import gaussian_filter
 
@@ -31,7 +32,6 @@ from mountkit import maps as fm
 from mountkit.cache import MapCache, default_cache
 from mountkit.errors import CorrectionError, MountkitError
 from mountkit.geometry import inside_frame
-from mountkit.models import DistortionModel
 from mountkit.resample import numpy_backend, opencv_backend
 
 cv2 = pytest.importorskip("cv2")
@@ -56,25 +56,25 @@ def synthetic(cals, crop=1.0, focal=35.0):
     return Lens("Test", "Synthetic", focal_min=focal, profile=LensProfile(crop_factor=crop, calibrations=tuple(cals)))
 
 
-class DivisionModel(DistortionModel):
-    """Fitzgibbon's division model, with its analytic inverse (a third-party model)."""
+class _Errors:
+    """Running comparison of fast against exact coordinates: worst error, edge flips, NaN mismatches."""
 
-    name = "division"
-    params = ("k",)
+    def __init__(self, w: int, h: int):
+        self.w, self.h = w, h
+        self.worst, self.flips, self.nan_mismatch = 0.0, 0, 0
 
-    def radial_factor(self, r, p):
-        with np.errstate(invalid="ignore"):  # NaN beyond the model's domain: no such point
-            return 2.0 / (1.0 + np.sqrt(1.0 - 4.0 * p["k"] * r * r))
+    def add(self, fx, fy, ex, ey) -> None:
+        """Counted where either lands on the frame (elsewhere the pixel is filled whatever its position)."""
+        d = np.hypot(fx - ex, fy - ey)
+        ins_e, ins_f = inside_frame(ex, ey, self.w, self.h), inside_frame(fx, fy, self.w, self.h)
+        self.nan_mismatch += int(np.count_nonzero(np.isnan(fx) != np.isnan(ex)))
+        rel = (ins_e | ins_f) & np.isfinite(d)
+        if rel.any():
+            self.worst = max(self.worst, float(d[rel].max()))
+        self.flips += int(np.count_nonzero((ins_e != ins_f) & ~(d <= MAX_ERROR_PX)))
 
-    def undistort(self, x, y, p):
-        s = 1.0 / (1.0 + p["k"] * (x * x + y * y))
-        return x * s, y * s
-
-
-class DivisionPlugin:
-    @mountkit.hookimpl
-    def mountkit_register_correction_models(self, register):
-        register(DivisionModel())
+    def result(self) -> tuple[float, int, int]:
+        return self.worst, self.flips, self.nan_mismatch
 
 
 def fast_and_exact(cor, rows=None):
@@ -87,19 +87,12 @@ def fast_and_exact(cor, rows=None):
     w, h = cor.size
     rows = range(h) if rows is None else rows
     xs = np.arange(w, dtype=np.float64)
-    worst, flips, nan_mismatch = 0.0, 0, 0
+    errors = _Errors(w, h)
     for c, field in plan.maps.items():
         for a in rows:
             fx, fy = field.rows(a, a + 1)[:, 0]
-            ex, ey = cor.channel_points(xs, float(a), c)
-            d = np.hypot(fx - ex, fy - ey)
-            ins_e, ins_f = inside_frame(ex, ey, w, h), inside_frame(fx, fy, w, h)
-            nan_mismatch += int(np.count_nonzero(np.isnan(fx) != np.isnan(ex)))
-            rel = (ins_e | ins_f) & np.isfinite(d)
-            if rel.any():
-                worst = max(worst, float(d[rel].max()))
-            flips += int(np.count_nonzero((ins_e != ins_f) & ~(d <= MAX_ERROR_PX)))
-    return worst, flips, nan_mismatch
+            errors.add(fx, fy, *cor.channel_points(xs, float(a), c))
+    return errors.result()
 
 
 def whole_frame_error(cor):
@@ -107,20 +100,13 @@ def whole_frame_error(cor):
     plan = cor.plan()
     w, h = cor.size
     xs = np.arange(w, dtype=np.float64)
-    worst, flips, nan_mismatch = 0.0, 0, 0
+    errors = _Errors(w, h)
     for c, field in plan.maps.items():
         for a, b in plan.strips:
             fx, fy = field.rows(a, b)
-            ex, ey = np.broadcast_arrays(*cor.channel_points(xs[None, :], np.arange(a, b, dtype=np.float64)[:, None],
-                                                             c))
-            d = np.hypot(fx - ex, fy - ey)
-            ins_e, ins_f = inside_frame(ex, ey, w, h), inside_frame(fx, fy, w, h)
-            nan_mismatch += int(np.count_nonzero(np.isnan(fx) != np.isnan(ex)))
-            rel = (ins_e | ins_f) & np.isfinite(d)
-            if rel.any():
-                worst = max(worst, float(d[rel].max()))
-            flips += int(np.count_nonzero((ins_e != ins_f) & ~(d <= MAX_ERROR_PX)))
-    return worst, flips, nan_mismatch
+            errors.add(fx, fy, *np.broadcast_arrays(*cor.channel_points(
+                xs[None, :], np.arange(a, b, dtype=np.float64)[:, None], c)))
+    return errors.result()
 
 
 # -- maps: every model, whole frames -------------------------------------------------------------------

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lcp_synth import HEAD, TAIL, elements
 
 import mountkit
 from mountkit import geometry as geo
@@ -57,27 +58,10 @@ CAMERA = {"Make": "Leica Camera AG", "Model": "LEICA M10", "CameraPrettyName": "
 
 
 def _lcp() -> str:
-    def elements(fields, indent="  "):
-        out = []
-        for k, v in fields.items():
-            if isinstance(v, dict):
-                out.append(f'{indent}<stCamera:{k} rdf:parseType="Resource">\n{elements(v, indent + "  ")}'
-                           f"{indent}</stCamera:{k}>\n")
-            else:
-                out.append(f"{indent}<stCamera:{k}>{v!r}</stCamera:{k}>\n" if isinstance(v, float)
-                           else f"{indent}<stCamera:{k}>{v}</stCamera:{k}>\n")
-        return "".join(out)
-
     persp = dict(PERSPECTIVE, ChromaticGreenModel=dict(PERSPECTIVE), ChromaticRedGreenModel=RED,
                  ChromaticBlueGreenModel=BLUE, VignetteModel=VIGNETTE)
     frame = dict(CAMERA, PerspectiveModel=persp)
-    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-            '<rdf:Description rdf:about="" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
-            'xmlns:stCamera="http://ns.adobe.com/photoshop/1.0/camera-profile">'
-            '<photoshop:CameraProfiles><rdf:Seq>\n'
-            f'<rdf:li rdf:parseType="Resource">\n{elements(frame)}</rdf:li>\n'
-            '</rdf:Seq></photoshop:CameraProfiles></rdf:Description></rdf:RDF></x:xmpmeta>\n<?xpacket end="w"?>\n')
+    return HEAD + f'<rdf:li rdf:parseType="Resource">\n{elements(frame)}</rdf:li>\n' + TAIL
 
 
 # Adobe's equations, on pixels of the calibration image (pixel centres on integers), as the reference states them:
