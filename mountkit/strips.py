@@ -316,7 +316,7 @@ class Scratch:
 
 
 #: Idle per-thread buffers, reused by the next frames: fresh memory costs a page fault per 4 KiB, which
-#: for a 4K frame's strips is a third of the frame's time.  At most one set per thread of the largest
+#: was up to 30 % of a warm 4K frame's time (0.074 s against 0.052 s with the buffers reused).  At most one set per thread of the largest
 #: recent frame is kept (:func:`release_scratch` frees them).
 _IDLE: list[Scratch] = []
 _IDLE_LOCK = threading.Lock()
